@@ -1,0 +1,5 @@
+"""``python -m auditor`` runs the decaudit command line."""
+
+from auditor.cli import main
+
+main()

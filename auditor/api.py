@@ -1,0 +1,104 @@
+"""The library entry points: ``audit`` (gather, then judge) and ``rescore`` (judge saved evidence).
+
+The CLI is a thin shell over these two; so is any other program that embeds decaudit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import httpx
+
+from auditor import identity, syntax
+from auditor.check import Check
+from auditor.gather import GatherContext, gather_evidence
+from auditor.models.evidence import Evidence
+from auditor.models.report import Report
+from auditor.net.client import build_client
+from auditor.net.deadline import Deadline
+from auditor.net.dns import DnspythonResolver, Resolver
+from auditor.net.fetch import Fetcher
+from auditor.registry import load_checks
+from auditor.runner import run_checks
+from auditor.scoring import SCORING_VERSION, score_results
+from auditor.settings import AuditSettings
+
+
+def build_report(
+    evidence: Evidence,
+    checks: Sequence[Check],
+    *,
+    model: Sequence[Check] | None = None,
+    warnings: Sequence[str] = (),
+    strict: bool = False,
+) -> Report:
+    """Judge ``evidence`` with ``checks``; ``model`` is every check available (for coverage)."""
+    model = checks if model is None else model
+    narrowed = [c.meta.id for c in checks] != [c.meta.id for c in model]
+    verification = identity.verify_handle(evidence)
+    results = [] if evidence.unresolved_reason else run_checks(evidence, checks, strict=strict)
+    scores = None if evidence.unresolved_reason else score_results(results, model)
+    return Report(
+        tool_version=evidence.tool_version,
+        scoring_version=SCORING_VERSION,
+        target=evidence.target,
+        handle=verification.handle,
+        handle_verified=verification.verified,
+        did=evidence.did,
+        generated_at=evidence.collected_at,
+        score=scores.score if scores else None,
+        band=scores.band if scores else None,
+        coverage=scores.coverage if scores else 0.0,
+        unresolved_reason=evidence.unresolved_reason,
+        selected_checks=[c.meta.id for c in checks] if narrowed else None,
+        categories=scores.categories if scores else [],
+        checks=results,
+        warnings=list(warnings),
+        evidence=evidence,
+    )
+
+
+def rescore(
+    evidence: Evidence, *, checks: Sequence[Check] | None = None, strict: bool = False
+) -> Report:
+    """Re-judge saved evidence with the current checks (no network)."""
+    available = load_checks()
+    chosen = available.checks if checks is None else tuple(checks)
+    return build_report(
+        evidence, chosen, model=available.checks, warnings=available.warnings, strict=strict
+    )
+
+
+async def gather(
+    target: str | syntax.Target,
+    *,
+    settings: AuditSettings | None = None,
+    client: httpx.AsyncClient | None = None,
+    resolver: Resolver | None = None,
+    now: datetime | None = None,
+) -> Evidence:
+    """Gather the evidence for one target over one client and resolver (created if not given)."""
+    settings = settings or AuditSettings()
+    parsed = syntax.parse_target(target) if isinstance(target, str) else target
+    resolver = resolver or DnspythonResolver(settings.nameservers, timeout=settings.timeout)
+    deadline = Deadline(settings.deadline)
+    if client is None:
+        async with build_client(settings, resolver) as owned:
+            ctx = GatherContext(settings, Fetcher(owned, settings, deadline), resolver, deadline)
+            return await gather_evidence(parsed, ctx, now=now)
+    ctx = GatherContext(settings, Fetcher(client, settings, deadline), resolver, deadline)
+    return await gather_evidence(parsed, ctx, now=now)
+
+
+async def audit(
+    target: str | syntax.Target,
+    *,
+    settings: AuditSettings | None = None,
+    client: httpx.AsyncClient | None = None,
+    resolver: Resolver | None = None,
+    checks: Sequence[Check] | None = None,
+) -> Report:
+    """Audit one account: gather its evidence, then judge it."""
+    evidence = await gather(target, settings=settings, client=client, resolver=resolver)
+    return rescore(evidence, checks=checks)

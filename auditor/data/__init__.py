@@ -1,0 +1,1 @@
+"""Data shipped with decaudit (operator attribution, known keys); every row names its source."""

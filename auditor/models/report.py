@@ -1,0 +1,138 @@
+"""The report: the one object every renderer sees, and the versioned JSON contract.
+
+``schema_version`` is "MAJOR.MINOR": MINOR grows when fields are added, MAJOR only when a field is
+removed or changes meaning. The committed ``sample_reports/report.schema.json`` is generated from
+these classes and a test fails when they drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import JsonValue
+
+from auditor.models.common import Model
+from auditor.models.evidence import Evidence
+
+SCHEMA_VERSION = "1.0"
+
+
+class Status(StrEnum):
+    """Outcome of one check."""
+
+    PASS = "pass"
+    PARTIAL = "partial"
+    FAIL = "fail"
+    NOT_APPLICABLE = "not_applicable"
+    """The question does not arise for this account (no weight)."""
+    INFO = "info"
+    """Reported for context, not scored (no weight)."""
+    ERROR = "error"
+    """The check could not be judged: evidence missing, or a bug (no weight; lowers coverage)."""
+
+
+SCORED_STATUSES = frozenset({Status.PASS, Status.PARTIAL, Status.FAIL})
+
+
+class Category(StrEnum):
+    """The layers of an account that decaudit scores."""
+
+    IDENTITY = "identity"
+    """Who resolves and controls the name and the DID."""
+    HOSTING = "hosting"
+    """Who serves the account's data."""
+    DISTRIBUTION = "distribution"
+    """Who carries the account to the rest of the network."""
+    EXPORTABILITY = "exportability"
+    """Can the user take a complete, verified copy of their data."""
+    PORTABILITY = "portability"
+    """Can the user move, and who can rewrite the identity."""
+
+
+class Band(StrEnum):
+    """Place on the centralization spectrum."""
+
+    CENTRALIZED = "centralized"
+    HYBRID = "hybrid"
+    DECENTRALIZED = "decentralized"
+
+
+class Finding(Model):
+    """One observation behind a check's verdict."""
+
+    message: str
+    """A sentence a non-expert can read."""
+    evidence: str
+    """JSON Pointer (RFC 6901) into the report's ``evidence`` object, e.g.
+    ``/handle_resolutions/0/dns``."""
+
+
+class CheckResult(Model):
+    """The verdict of one check."""
+
+    id: str
+    """Stable kebab-case id (public API: ``--select``/``--skip`` use it)."""
+    title: str
+    category: Category
+    weight: float
+    """Relative weight inside its category (0 = informative)."""
+    status: Status
+    score: float | None
+    """0-1 for pass/partial/fail; null otherwise."""
+    summary: str
+    """One line."""
+    findings: list[Finding] = []
+    remediation: str = ""
+    """What the user can do; empty when nothing is to be done."""
+    data: dict[str, JsonValue] = {}
+    """The check's key figures; keys documented per check (``decaudit checks --verbose``)."""
+    references: list[str] = []
+    """Specs and articles backing the check."""
+    error: str | None = None
+    """For status ``error``: what was missing or what broke."""
+
+
+class CategoryScore(Model):
+    """Score of one category: the weighted mean of its scored checks."""
+
+    category: Category
+    weight: float
+    score: float | None
+    """0-1, null when no check of the category could be scored."""
+    checks_scored: int
+
+
+class Report(Model):
+    """One account's audit."""
+
+    schema_version: str = SCHEMA_VERSION
+    tool_version: str
+    scoring_version: str
+    """Version of the scoring rules (weights, bands); compare scores only within one version."""
+    target: str
+    """The target as given."""
+    handle: str | None
+    """The handle given, or else the one the DID document claims."""
+    handle_verified: bool
+    """True when the handle resolves to the DID and the DID document claims the handle back."""
+    did: str | None
+    generated_at: datetime
+    """When the evidence was collected (never the rendering time, so re-renders are identical)."""
+    score: float | None
+    """0-100 (higher = more decentralized); null if the target could not be resolved."""
+    band: Band | None
+    """centralized / hybrid / decentralized; null if the target could not be resolved."""
+    coverage: float
+    """0-1: share of the scoring model's weight that was scored (errors and deselected checks
+    lower it; not-applicable and informative checks do not count)."""
+    unresolved_reason: str | None = None
+    """Why there is no verdict, when there is none."""
+    selected_checks: list[str] | None = None
+    """The check ids that ran, when ``--select``/``--skip`` narrowed them; null for all."""
+    categories: list[CategoryScore] = []
+    checks: list[CheckResult] = []
+    warnings: list[str] = []
+    """Problems of the run itself (a broken plugin, a deselected id that does not exist)."""
+    evidence: Evidence
+    """The raw evidence; enough to re-score offline."""

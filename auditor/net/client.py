@@ -1,0 +1,52 @@
+"""The one ``httpx.AsyncClient`` of a run, configured for auditing.
+
+Built by :func:`build_client` when a run starts (never at import time) and shared by every
+gatherer through :class:`~auditor.net.fetch.Fetcher`. Deviations from httpx's defaults, and why:
+
+* every request goes through :class:`~auditor.net.transport.PolicyTransport` (connect-to, the
+  address guard, the https rule, pinned connections, environment proxies);
+* ``follow_redirects=False``: the Fetcher follows redirects itself so that each hop is vetted,
+  counted and recorded;
+* ``trust_env=False``: no ``.netrc`` credentials are ever sent and no environment TLS or proxy
+  settings are picked up behind the policy's back (the transport reads the proxy variables and
+  ``SSL_CERT_FILE`` itself);
+* ``Accept-Encoding: identity``: bodies arrive as sent, so the size cap counts what is on the wire
+  and a small compressed body cannot expand to gigabytes in one read;
+* cookies are refused: evidence must not depend on what an earlier probe was told to remember;
+* ``User-Agent`` names decaudit and its version, so operators can tell who is asking.
+"""
+
+from __future__ import annotations
+
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+import httpx
+
+from auditor.net.dns import Resolver
+from auditor.net.transport import PolicyTransport
+from auditor.settings import AuditSettings
+
+
+def build_client(
+    settings: AuditSettings,
+    resolver: Resolver,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """The client of one run: ``PolicyTransport`` around ``transport`` (the real one if None).
+
+    Use it as ``async with build_client(settings, resolver) as client:``. Raises ``OSError`` or
+    ``ssl.SSLError`` when the CA bundle cannot be read, ``ValueError`` for a bad ``connect_to``.
+    """
+    return httpx.AsyncClient(
+        transport=PolicyTransport(settings, resolver, inner=transport),
+        follow_redirects=False,
+        headers={"User-Agent": settings.user_agent, "Accept-Encoding": "identity"},
+        timeout=httpx.Timeout(settings.timeout),
+        cookies=_refusing_cookie_jar(),
+        trust_env=False,
+    )
+
+
+def _refusing_cookie_jar() -> CookieJar:
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))

@@ -1,0 +1,481 @@
+"""HTTP GETs under the audit's policy, returning evidence or a :class:`ProbeFailure`; never raising.
+
+Gatherers call :class:`Fetcher` and receive either a result (the parsed body plus the citable
+:class:`~auditor.models.common.HttpExchange`) or a ``ProbeFailure`` whose
+:class:`~auditor.models.common.FailureKind` keeps "timed out", "HTTP 404", "refused address" and
+"not JSON" apart. No ``httpx`` or ``dns`` exception escapes; an unexpected one becomes
+``INTERNAL`` with the exception named.
+
+Policy, and where it deviates from httpx's defaults:
+
+* **Redirects** are followed here, one request per hop, not by httpx (the client has
+  ``follow_redirects=False``): every hop passes through
+  :class:`~auditor.net.transport.PolicyTransport` (address guard, https rule) and is recorded
+  in ``HttpExchange.redirects``; at most ``settings.max_redirects`` hops, loops detected →
+  ``TOO_MANY_REDIRECTS``.
+* **Size caps**: ``Content-Length`` is checked before reading and the streamed body is counted,
+  reading stops at the cap → ``TOO_LARGE`` (default ``settings.max_json_bytes``).
+* **Time**: each request has ``settings.timeout`` connect/read/write/pool timeouts (→
+  ``TIMEOUT``) and every attempt is also capped by what is left of the audit's
+  :class:`~auditor.net.deadline.Deadline` (→ ``DEADLINE``).
+* **Retries** (httpx does none): on 429/502/503/504, at most ``settings.max_retries`` times,
+  waiting what ``Retry-After`` says (seconds or HTTP-date; without it 0.5 s, 1 s, 2 s...). A wait
+  longer than ``settings.max_retry_after`` or the remaining deadline gives up with the
+  ``HTTP_STATUS`` failure saying so.
+* **Content**: JSON must be ``application/json`` or a ``+json`` type, strict (no NaN), and
+  parse without blowing the recursion limit; text must be UTF-8.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final, NoReturn
+
+import httpx
+
+from auditor.models.common import FailureKind, HttpExchange, ProbeFailure
+from auditor.net.deadline import Deadline
+from auditor.net.dns import DnsError
+from auditor.net.transport import REDIRECTED_FROM, PolicyError
+from auditor.settings import AuditSettings
+
+QueryParams = dict[str, str | int | float | bool | None]
+Sleep = Callable[[float], Awaitable[None]]
+
+REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
+ERROR_BODY_CAP: Final = 64 * 1024
+"""Bytes of a non-2xx body read to find an XRPC error name."""
+BACKOFF_BASE: Final = 0.5
+"""Seconds before the first retry when the server sends no ``Retry-After``; doubles each time."""
+TEXT_ACCEPT: Final = "text/plain, */*;q=0.8"
+
+
+@dataclass(frozen=True)
+class JsonResult:
+    """A successful JSON GET: the exchange and the parsed body."""
+
+    exchange: HttpExchange
+    body: object
+
+
+@dataclass(frozen=True)
+class TextResult:
+    """A successful text GET: the exchange and the body decoded as UTF-8."""
+
+    exchange: HttpExchange
+    text: str
+
+
+@dataclass(frozen=True)
+class BytesResult:
+    """A successful binary GET: the exchange and the raw body."""
+
+    exchange: HttpExchange
+    body: bytes
+
+
+@dataclass
+class _Probe:
+    """The state of one fetch across redirect hops and retries."""
+
+    source: str
+    current: httpx.URL
+    started: float = field(default_factory=time.monotonic)
+    redirects: list[str] = field(default_factory=list)
+    previous: str | None = None
+    """The URL whose redirect led to ``current``."""
+    retries: int = 0
+
+    @property
+    def elapsed_ms(self) -> float:
+        return round((time.monotonic() - self.started) * 1000, 1)
+
+
+@dataclass(frozen=True)
+class _Body:
+    response: httpx.Response
+    content: bytes
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    location: str
+
+
+@dataclass(frozen=True)
+class _Retry:
+    wait: float
+
+
+class _Stop(Exception):
+    """Internal: ends a fetch with a failure (never leaves this module)."""
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        detail: str,
+        *,
+        http_status: int | None = None,
+        error_name: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.http_status = http_status
+        self.error_name = error_name
+
+
+class Fetcher:
+    """GETs through the run's client, under the policy in this module's docstring.
+
+    ``client`` should come from :func:`auditor.net.client.build_client`; ``sleep`` is injectable
+    so retry tests do not wait.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: AuditSettings,
+        deadline: Deadline,
+        *,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.deadline = deadline
+        self._sleep = sleep
+        self._timeout = httpx.Timeout(settings.timeout)
+
+    async def get_json(
+        self,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        max_bytes: int | None = None,
+        accept: str = "application/json",
+    ) -> JsonResult | ProbeFailure:
+        """GET ``url`` and parse JSON (``application/json`` or any ``+json`` type)."""
+        probe, outcome = await self._fetch(url, params, max_bytes, accept)
+        if isinstance(outcome, ProbeFailure):
+            return outcome
+        exchange = self._exchange(probe, outcome.response)
+        problem = json_content_type_problem(exchange.content_type)
+        if problem is not None:
+            return self._failure(probe, FailureKind.INVALID_RESPONSE, problem)
+        try:
+            body = parse_json(outcome.content)
+        except ValueError as exc:
+            return self._failure(probe, FailureKind.INVALID_RESPONSE, f"malformed JSON: {exc}")
+        return JsonResult(exchange=exchange, body=body)
+
+    async def get_text(
+        self, url: str, *, params: QueryParams | None = None, max_bytes: int | None = None
+    ) -> TextResult | ProbeFailure:
+        """GET ``url`` as UTF-8 text (any content type)."""
+        probe, outcome = await self._fetch(url, params, max_bytes, TEXT_ACCEPT)
+        if isinstance(outcome, ProbeFailure):
+            return outcome
+        try:
+            text = outcome.content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return self._failure(probe, FailureKind.INVALID_RESPONSE, f"body is not UTF-8: {exc}")
+        return TextResult(exchange=self._exchange(probe, outcome.response), text=text)
+
+    async def get_bytes(
+        self, url: str, *, params: QueryParams | None = None, max_bytes: int, accept: str
+    ) -> BytesResult | ProbeFailure:
+        """GET ``url`` as bytes, streamed under ``max_bytes`` (CAR exports and the like)."""
+        probe, outcome = await self._fetch(url, params, max_bytes, accept)
+        if isinstance(outcome, ProbeFailure):
+            return outcome
+        return BytesResult(exchange=self._exchange(probe, outcome.response), body=outcome.content)
+
+    async def _fetch(
+        self, url: str, params: QueryParams | None, max_bytes: int | None, accept: str
+    ) -> tuple[_Probe, _Body | ProbeFailure]:
+        cap = self.settings.max_json_bytes if max_bytes is None else max_bytes
+        probe = _Probe(source=url, current=httpx.URL())
+        try:
+            probe.current = _absolute_url(url, params)
+            probe.source = str(probe.current)
+            return probe, await self._follow(probe, cap, accept)
+        except _Stop as stop:
+            return probe, self._failure(
+                probe,
+                stop.kind,
+                stop.detail,
+                http_status=stop.http_status,
+                error_name=stop.error_name,
+            )
+        except Exception as exc:  # every other failure becomes evidence, never an exception
+            kind, detail = self._classify(exc)
+            return probe, self._failure(probe, kind, detail)
+
+    async def _follow(self, probe: _Probe, cap: int, accept: str) -> _Body:
+        while True:
+            self._check_deadline()
+            async with asyncio.timeout(self.deadline.remaining()):
+                outcome = await self._attempt(probe, cap, accept)
+            if isinstance(outcome, _Body):
+                return outcome
+            if isinstance(outcome, _Redirect):
+                self._redirect(probe, outcome.location)
+            else:
+                probe.retries += 1
+                await self._sleep(outcome.wait)
+
+    async def _attempt(self, probe: _Probe, cap: int, accept: str) -> _Body | _Redirect | _Retry:
+        request = self.client.build_request(
+            "GET",
+            probe.current,
+            headers={"Accept": accept},
+            timeout=self._timeout,
+            extensions={REDIRECTED_FROM: probe.previous} if probe.previous else None,
+        )
+        response = await self.client.send(request, stream=True)
+        try:
+            return await self._outcome(probe, response, cap)
+        finally:
+            await response.aclose()
+
+    async def _outcome(
+        self, probe: _Probe, response: httpx.Response, cap: int
+    ) -> _Body | _Redirect | _Retry:
+        status = response.status_code
+        location = response.headers.get("location")
+        if status in REDIRECT_STATUSES and location:
+            return _Redirect(location)
+        if status in RETRY_STATUSES and probe.retries < self.settings.max_retries:
+            wait, refusal = self._retry_wait(response.headers.get("retry-after"), probe.retries)
+            if refusal is None:
+                return _Retry(wait)
+            await self._raise_status(response, refusal)
+        if not 200 <= status < 300:
+            await self._raise_status(response, None)
+        _check_content_length(response, cap)
+        return _Body(response=response, content=await read_capped(response, cap))
+
+    def _redirect(self, probe: _Probe, location: str) -> None:
+        try:
+            target = probe.current.join(location).copy_with(fragment=None)
+        except httpx.InvalidURL as exc:
+            raise _Stop(
+                FailureKind.INVALID_RESPONSE, f"invalid redirect {location!r}: {exc}"
+            ) from exc
+        if target.scheme not in ("http", "https") or not target.host:
+            raise _Stop(FailureKind.INVALID_RESPONSE, f"redirect to a non-http(s) URL {target}")
+        visited = {probe.source, *probe.redirects}
+        if str(target) in visited:
+            raise _Stop(FailureKind.TOO_MANY_REDIRECTS, f"redirect loop back to {target}")
+        if len(probe.redirects) >= self.settings.max_redirects:
+            raise _Stop(
+                FailureKind.TOO_MANY_REDIRECTS,
+                f"more than {self.settings.max_redirects} redirects (next: {target})",
+            )
+        probe.redirects.append(str(target))
+        probe.previous = str(probe.current)
+        probe.current = target
+
+    def _retry_wait(self, header: str | None, attempt: int) -> tuple[float, str | None]:
+        """The wait before the next retry, and why not to retry (None: retry)."""
+        announced = parse_retry_after(header)
+        wait = BACKOFF_BASE * 2**attempt if announced is None else announced
+        limit = self.settings.max_retry_after
+        if wait > limit:
+            return wait, f"Retry-After {wait:g} s exceeds the {limit:g} s limit; gave up"
+        remaining = self.deadline.remaining()
+        if wait >= remaining:
+            return wait, (
+                f"retry in {wait:g} s would pass the audit deadline "
+                f"({remaining:.1f} s left); gave up"
+            )
+        return wait, None
+
+    async def _raise_status(self, response: httpx.Response, note: str | None) -> NoReturn:
+        body = await read_capped(response, ERROR_BODY_CAP, truncate=True)
+        error_name, error_message = xrpc_error(body)
+        detail = f"HTTP {response.status_code}"
+        if error_name is not None:
+            detail += f" ({error_name}: {error_message})" if error_message else f" ({error_name})"
+        if note is not None:
+            detail += f"; {note}"
+        raise _Stop(
+            FailureKind.HTTP_STATUS, detail, http_status=response.status_code, error_name=error_name
+        )
+
+    def _check_deadline(self) -> None:
+        if self.deadline.expired:
+            raise _Stop(FailureKind.DEADLINE, self._deadline_detail())
+
+    def _deadline_detail(self) -> str:
+        return f"audit deadline of {self.deadline.seconds:g} s reached"
+
+    def _classify(self, exc: Exception) -> tuple[FailureKind, str]:
+        """The failure kind and detail of an exception raised while fetching."""
+        if isinstance(exc, PolicyError | DnsError):
+            return exc.kind, str(exc)
+        if isinstance(exc, TimeoutError):  # only the deadline's asyncio.timeout raises this
+            return FailureKind.DEADLINE, self._deadline_detail()
+        if isinstance(exc, httpx.TimeoutException):
+            if self.deadline.expired:
+                return FailureKind.DEADLINE, self._deadline_detail()
+            return FailureKind.TIMEOUT, _timeout_detail(exc, self.settings.timeout)
+        if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+            return FailureKind.INVALID_RESPONSE, f"not a fetchable http(s) URL: {_one_line(exc)}"
+        if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc):
+            # httpx parses Location even with follow_redirects=False (to set next_request).
+            return FailureKind.INVALID_RESPONSE, f"invalid redirect: {_one_line(exc)}"
+        if isinstance(exc, httpx.DecodingError):
+            return FailureKind.INVALID_RESPONSE, f"undecodable body: {_one_line(exc)}"
+        tls_error = _tls_cause(exc)
+        if tls_error is not None:
+            return FailureKind.TLS, f"TLS failed: {_one_line(tls_error)}"
+        if isinstance(exc, httpx.TransportError):
+            return FailureKind.NETWORK, f"{type(exc).__name__}: {_one_line(exc)}"
+        return FailureKind.INTERNAL, f"internal error: {type(exc).__name__}: {_one_line(exc)}"
+
+    def _failure(
+        self,
+        probe: _Probe,
+        kind: FailureKind,
+        detail: str,
+        *,
+        http_status: int | None = None,
+        error_name: str | None = None,
+    ) -> ProbeFailure:
+        where = f" (at {probe.current})" if probe.redirects else ""
+        return ProbeFailure(
+            kind=kind,
+            source=probe.source,
+            message=_one_line(f"GET {probe.source}: {detail}{where}"),
+            http_status=http_status,
+            error_name=error_name,
+            elapsed_ms=probe.elapsed_ms,
+        )
+
+    def _exchange(self, probe: _Probe, response: httpx.Response) -> HttpExchange:
+        return HttpExchange(
+            url=probe.source,
+            final_url=str(probe.current),
+            status=response.status_code,
+            content_type=response.headers.get("content-type"),
+            elapsed_ms=probe.elapsed_ms,
+            redirects=list(probe.redirects),
+        )
+
+
+def _absolute_url(url: str, params: QueryParams | None) -> httpx.URL:
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise _Stop(FailureKind.INVALID_RESPONSE, "not an absolute http(s) URL")
+    return parsed.copy_merge_params(params) if params else parsed
+
+
+def _check_content_length(response: httpx.Response, cap: int) -> None:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _Stop(FailureKind.TOO_LARGE, f"Content-Length {declared} exceeds the {cap}-byte cap")
+
+
+async def read_capped(response: httpx.Response, cap: int, *, truncate: bool = False) -> bytes:
+    """The (decoded) body of a streamed ``response``, reading no more than ``cap`` bytes.
+
+    Past the cap: the first ``cap`` bytes when ``truncate``, otherwise a ``TOO_LARGE`` stop.
+    """
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.aiter_bytes():
+        total += len(chunk)
+        if total > cap:
+            if truncate:
+                chunks.append(chunk[: len(chunk) - (total - cap)])
+                break
+            raise _Stop(FailureKind.TOO_LARGE, f"body exceeds the {cap}-byte cap")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_content_type_problem(content_type: str | None) -> str | None:
+    """Why ``content_type`` is not JSON (None when it is ``application/json`` or ``+json``)."""
+    if content_type is None:
+        return "no Content-Type; expected application/json"
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return None
+    return f"Content-Type {media_type or content_type!r} is not JSON"
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(content: bytes) -> object:
+    """Strict JSON (no ``NaN``/``Infinity``); raises ``ValueError``, also for nesting bombs."""
+    try:
+        parsed: object = json.loads(content, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    return parsed
+
+
+def xrpc_error(body: bytes) -> tuple[str | None, str | None]:
+    """The XRPC ``error`` name and ``message`` of an error body, when it is one."""
+    try:
+        parsed = parse_json(body)
+    except ValueError:
+        return None, None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("error"), str):
+        return None, None
+    message = parsed.get("message")
+    return parsed["error"], _one_line(message)[:200] if isinstance(message, str) else None
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (seconds or HTTP-date); None if absent/bad."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _timeout_detail(exc: Exception, timeout: float) -> str:
+    phases: dict[type[Exception], str] = {
+        httpx.ConnectTimeout: "connect",
+        httpx.ReadTimeout: "read",
+        httpx.WriteTimeout: "write",
+        httpx.PoolTimeout: "waiting for a connection",
+    }
+    phase = phases.get(type(exc))
+    return f"{phase} timed out after {timeout:g} s" if phase else f"timed out after {timeout:g} s"
+
+
+def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _one_line(value: object) -> str:
+    text = " ".join(str(value).split())
+    return text or type(value).__name__

@@ -1,0 +1,106 @@
+"""Terminal output with rich: verdict first, then every check, then what to do about it.
+
+The console is injected, so tests render into a fixed-width, colourless ``StringIO`` console and
+compare exact strings (the pattern of rich's own tests); the CLI passes a real console on stdout.
+"""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from auditor.models.report import Band, CheckResult, Report, Status
+
+STATUS_STYLE: dict[Status, tuple[str, str]] = {
+    Status.PASS: ("PASS", "bold green"),
+    Status.PARTIAL: ("PARTIAL", "bold yellow"),
+    Status.FAIL: ("FAIL", "bold red"),
+    Status.NOT_APPLICABLE: ("N/A", "dim"),
+    Status.INFO: ("INFO", "cyan"),
+    Status.ERROR: ("ERROR", "bold magenta"),
+}
+BAND_STYLE: dict[Band, str] = {
+    Band.CENTRALIZED: "bold white on red",
+    Band.HYBRID: "bold black on yellow",
+    Band.DECENTRALIZED: "bold white on green",
+}
+
+
+def _header(report: Report) -> Panel:
+    lines = Text()
+    lines.append("Target   ", style="dim").append(report.target + "\n")
+    handle = report.handle or "(none)"
+    verified = "verified both ways" if report.handle_verified else "NOT verified"
+    lines.append("Handle   ", style="dim").append(f"{handle} ({verified})\n")
+    lines.append("DID      ", style="dim").append((report.did or "(unresolved)") + "\n")
+    lines.append("Verdict  ", style="dim")
+    if report.band is None or report.score is None:
+        lines.append(" NO VERDICT ", style="bold white on magenta")
+        lines.append(f"  {report.unresolved_reason or 'nothing could be scored'}")
+    else:
+        lines.append(f" {report.band.value.upper()} ", style=BAND_STYLE[report.band])
+        lines.append(f"  score {report.score:.0f}/100, coverage {report.coverage:.0%}")
+    lines.append("\n")
+    lines.append("Evidence ", style="dim").append(
+        f"collected {report.generated_at:%Y-%m-%d %H:%M:%S} UTC by decaudit "
+        f"{report.evidence.tool_version}; scoring {report.scoring_version}"
+    )
+    return Panel(lines, title=f"decaudit {report.tool_version}", title_align="left")
+
+
+def _status(result: CheckResult) -> Text:
+    label, style = STATUS_STYLE[result.status]
+    return Text(label, style=style)
+
+
+def _checks_table(report: Report, verbose: bool) -> Table:
+    table = Table(expand=True, show_lines=False)
+    table.add_column("Status", no_wrap=True, width=8)
+    table.add_column("Check", no_wrap=True)
+    table.add_column("Finding", ratio=1)
+    for result in report.checks:
+        body = Text(result.summary)
+        if result.error:
+            body.append(f"\n{result.error}", style="magenta")
+        if verbose:
+            for item in result.findings:
+                body.append(f"\n• {item.message}", style="dim")
+        table.add_row(_status(result), result.id, body)
+    return table
+
+
+def _remediation(report: Report) -> Group | None:
+    todo = [r for r in report.checks if r.remediation]
+    if not todo:
+        return None
+    items: list[Text | str] = [Text("What you can do", style="bold")]
+    for result in todo:
+        items.append(Text.assemble(("• ", "bold"), (result.id, "bold"), ": ", result.remediation))
+    return Group(*items)
+
+
+def print_report(report: Report, console: Console, *, verbose: bool = False) -> None:
+    """Print the report on ``console``."""
+    console.print(_header(report))
+    if report.checks:
+        console.print(_checks_table(report, verbose))
+    todo = _remediation(report)
+    if todo is not None:
+        console.print(todo)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+def render_text_string(report: Report, *, verbose: bool = False, width: int = 100) -> str:
+    """The text report without colour, at a fixed width (files, goldens, pipes)."""
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, width=width, color_system=None, legacy_windows=False, force_terminal=False
+    )
+    print_report(report, console, verbose=verbose)
+    return buffer.getvalue()

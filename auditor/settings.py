@@ -1,0 +1,56 @@
+"""Run-time settings of one audit (or one batch): where to look and how careful to be.
+
+The CLI builds an :class:`AuditSettings` from its options and ``DECAUDIT_*`` environment variables;
+library users build one directly. The same object is recorded (minus secrets; there are none) in the
+evidence, so a report says which directory, nameservers and overrides produced it.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from auditor import __version__
+from auditor.models.common import Model
+
+DEFAULT_PLC_URL = "https://plc.directory"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_DEADLINE = 60.0
+MIB = 1024 * 1024
+
+
+class AuditSettings(Model):
+    """Settings shared by every probe of a run."""
+
+    plc_url: str = DEFAULT_PLC_URL
+    """Base URL of the PLC directory that did:plc identities are resolved from."""
+    nameservers: list[str] = []
+    """DNS servers as ``HOST[:PORT]`` (``[v6]:PORT`` for IPv6); empty means the system's."""
+    connect_to: dict[str, str] = {}
+    """``HOST[:PORT]`` -> base URL: requests for ``https://HOST`` go there, keeping the Host
+    header."""
+    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
+    """Connect and read timeout of each request and DNS lookup, in seconds."""
+    deadline: float = Field(default=DEFAULT_DEADLINE, gt=0)
+    """Wall-clock budget for the whole audit, in seconds."""
+    allow_private: bool = False
+    """Permit loopback and private destinations (and plain http to them)."""
+    ca_bundle: str | None = None
+    """Path of a PEM bundle of trusted CAs; default: ``SSL_CERT_FILE`` or certifi's."""
+    max_json_bytes: int = Field(default=MIB, gt=0)
+    """Size cap of a JSON or text response."""
+    max_redirects: int = Field(default=5, ge=0)
+    """Redirect hops followed per request."""
+    max_retries: int = Field(default=2, ge=0)
+    """Retries on 429/502/503/504 per request."""
+    max_retry_after: float = Field(default=10.0, ge=0)
+    """Longest ``Retry-After`` honoured, in seconds; longer waits give up instead."""
+
+    @field_validator("plc_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def user_agent(self) -> str:
+        """The ``User-Agent`` every request carries: names the tool and its version."""
+        return f"decaudit/{__version__} (AT Protocol account decentralization auditor)"

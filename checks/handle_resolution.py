@@ -1,0 +1,100 @@
+"""``handle-resolution``: does the handle really point at this account, by which method, cleanly?"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from auditor import identity
+from auditor.check import CheckMeta, Outcome, failed, finding, partial, passed
+from auditor.models.evidence import Evidence
+from auditor.models.report import Category, Finding
+
+SPEC = "https://atproto.com/specs/handle"
+
+
+def _method_findings(evidence: Evidence, outcome: identity.HandleOutcome) -> list[Finding]:
+    index = next(i for i, r in enumerate(evidence.handle_resolutions) if r.handle == outcome.handle)
+    found = []
+    for name, result, label in (
+        ("dns", outcome.dns, f"DNS TXT _atproto.{outcome.handle}"),
+        ("https", outcome.https, f"https://{outcome.handle}/.well-known/atproto-did"),
+    ):
+        text = f"{label} → {result.did}" if result.did else f"{label}: {result.problem}"
+        found.append(finding(text, f"/handle_resolutions/{index}/{name}"))
+    return found
+
+
+class HandleResolutionCheck:
+    """The handle resolves to the DID, and the DID document claims the handle back."""
+
+    meta: ClassVar[CheckMeta] = CheckMeta(
+        id="handle-resolution",
+        title="Your handle resolves to your account, both ways",
+        category=Category.IDENTITY,
+        weight=1.0,
+        requires=("did_document",),
+        uses=("handle_resolutions", "input_handle", "did"),
+        rationale=(
+            "A handle is only a name until it is proven: the domain must point to the DID (by a "
+            "DNS "
+            "TXT record or an HTTPS file) and the DID document must name the handle back. If "
+            "either "
+            "side breaks, apps show your account as 'invalid handle' and nobody can find you by "
+            "name."
+        ),
+        remediation=(
+            "Publish exactly one DNS TXT record `_atproto.<your handle>` with the value "
+            "`did=<your DID>` (or serve the DID at https://<your "
+            "handle>/.well-known/atproto-did), and "
+            "make sure your DID document lists `at://<your handle>` first in alsoKnownAs (your PDS "
+            "does this when you change the handle in your app)."
+        ),
+        data_keys={
+            "handle": "the handle checked (given, or claimed by the DID document)",
+            "verified": "true when the handle resolves to the DID and the document claims it back",
+            "dns_did": "DID found by DNS TXT, or null",
+            "https_did": "DID found by HTTPS /.well-known/atproto-did, or null",
+            "method": "which method decided: dns, https or null",
+            "methods_disagree": "true when DNS and HTTPS found different DIDs",
+        },
+        references=(SPEC, "https://atproto.com/specs/did"),
+    )
+
+    def evaluate(self, evidence: Evidence) -> Outcome:
+        result = identity.verify_handle(evidence)
+        outcome = result.outcome
+        data = {
+            "handle": result.handle,
+            "verified": result.verified,
+            "dns_did": outcome.dns.did if outcome else None,
+            "https_did": outcome.https.did if outcome else None,
+            "method": outcome.method if outcome else None,
+            "methods_disagree": outcome.conflict if outcome else False,
+        }
+        findings = _method_findings(evidence, outcome) if outcome else []
+        if not result.verified:
+            findings.append(finding(result.reason.capitalize() + ".", "/did_document/document"))
+            return failed(f"Handle not verified: {result.reason}", *findings, data=data)
+        assert outcome is not None
+        if outcome.conflict:
+            return partial(
+                f"{result.handle} is verified via DNS, but HTTPS points to {outcome.https.did}: "
+                "apps that check HTTPS first see a different account",
+                *findings,
+                score=0.5,
+                remediation=(
+                    "Make both methods agree: update or remove the stale DNS TXT record or "
+                    "/.well-known/atproto-did file so both name your DID."
+                ),
+                data=data,
+            )
+        if outcome.dns.answered and outcome.dns.did is None and outcome.dns.problem:
+            if "did= TXT records" in outcome.dns.problem:
+                return partial(
+                    f"{result.handle} is verified via HTTPS, but DNS has conflicting did= records",
+                    *findings,
+                    score=0.5,
+                    remediation="Delete all but one `did=` TXT record at _atproto.<your handle>.",
+                    data=data,
+                )
+        return passed(f"{result.reason}", *findings, data=data)

@@ -1,0 +1,377 @@
+"""Each built-in check, table-driven over evidence gathered from a fake network.
+
+The evidence is produced by the real gatherer (real signed PLC logs, real DID documents), so a
+check that passes here passes for the reason it claims.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from auditor.check import Check
+from auditor.crypto import PrivateKey
+from auditor.models.evidence import Evidence
+from auditor.models.report import CheckResult, Status
+from auditor.runner import run_check
+from checks.did_method import DidMethodCheck
+from checks.handle_domain import HandleDomainCheck
+from checks.handle_resolution import HandleResolutionCheck
+from checks.identity_history import IdentityHistoryCheck
+from checks.plc_log_integrity import PlcLogIntegrityCheck
+from checks.rotation_key_custody import RotationKeyCustodyCheck
+from tests.support.fakenet import FakeNet
+from tests.support.identities import PlcIdentity
+from tests.support.operators import attribute_keys_to
+
+BSKY_PDS = "https://morel.us-east.host.bsky.network"
+OWN_PDS = "https://pds.alice.example"
+CONFORMANCE = Path(__file__).parent / "conformance" / "plc-audit-logs"
+
+
+def run(check: Check, evidence: Evidence) -> CheckResult:
+    return run_check(check, evidence, strict=True)
+
+
+def key() -> PrivateKey:
+    return PrivateKey.generate("k256")
+
+
+# --- handle-resolution -------------------------------------------------------------------------
+
+
+def test_handle_resolution_passes_when_both_methods_agree(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity)
+    result = run(HandleResolutionCheck(), fakenet.gather("alice.example.com"))
+    assert result.status is Status.PASS
+    assert result.data["verified"] is True
+    assert result.data["dns_did"] == result.data["https_did"] == identity.did
+    assert result.data["method"] == "dns"
+    assert [f.evidence for f in result.findings] == [
+        "/handle_resolutions/0/dns",
+        "/handle_resolutions/0/https",
+    ]
+
+
+def test_handle_resolution_https_only(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.bsky.social", BSKY_PDS, [key()])
+    fakenet.account(identity, dns=False)
+    result = run(HandleResolutionCheck(), fakenet.gather("alice.bsky.social"))
+    assert result.status is Status.PASS
+    assert result.data["method"] == "https"
+    assert result.data["dns_did"] is None
+
+
+def test_handle_resolution_disagreement_is_partial(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity, https=False)
+    fakenet.handle_https("alice.example.com", "did:plc:cccccccccccccccccccccccc")
+    result = run(HandleResolutionCheck(), fakenet.gather("alice.example.com"))
+    assert result.status is Status.PARTIAL
+    assert result.data["methods_disagree"] is True
+    assert "did:plc:cccccccccccccccccccccccc" in result.summary
+
+
+def test_handle_resolution_multiple_txt_records_fail_dns(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity, dns=False)
+    fakenet.handle_dns(
+        "alice.example.com", f"did={identity.did}", "did=did:plc:dddddddddddddddddddddddd"
+    )
+    result = run(HandleResolutionCheck(), fakenet.gather("alice.example.com"))
+    # verified through HTTPS, but DNS is broken by two did= records
+    assert result.status is Status.PARTIAL
+    assert result.data["dns_did"] is None
+    assert "2 did= TXT records" in result.findings[0].message
+
+
+def test_handle_resolution_fails_when_document_claims_other_handle(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("bob.example.net", OWN_PDS, [key()])
+    fakenet.account(identity)
+    fakenet.handle_dns("alice.example.com", f"did={identity.did}")
+    fakenet.handle_https("alice.example.com", "", status=404)
+    result = run(HandleResolutionCheck(), fakenet.gather("alice.example.com"))
+    assert result.status is Status.FAIL
+    assert result.data["verified"] is False
+    assert "claims bob.example.net" in result.summary
+
+
+def test_non_did_txt_records_are_ignored(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity, dns=False)
+    fakenet.handle_dns("alice.example.com", "v=spf1 -all", f"did={identity.did}")
+    result = run(HandleResolutionCheck(), fakenet.gather("alice.example.com"))
+    assert result.status is Status.PASS
+    assert result.data["dns_did"] == identity.did
+
+
+# --- handle-domain ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("handle", "pds", "status", "domain_type"),
+    [
+        ("alice.bsky.social", BSKY_PDS, Status.FAIL, "provider_subdomain"),
+        ("alice.example.com", BSKY_PDS, Status.PASS, "custom_domain"),
+        ("alice.pds.example.org", "https://pds.example.org", Status.PARTIAL, "pds_domain"),
+        ("example.org", "https://pds.example.org", Status.PASS, "custom_domain"),
+        ("alice.github.io", BSKY_PDS, Status.PASS, "custom_domain"),
+    ],
+    ids=[
+        "bsky-subdomain",
+        "own-domain-on-bsky",
+        "pds-subdomain",
+        "self-hosted-apex",
+        "psl-private",
+    ],
+)
+def test_handle_domain(
+    fakenet: FakeNet, handle: str, pds: str, status: Status, domain_type: str
+) -> None:
+    identity = PlcIdentity(handle, pds, [key()])
+    fakenet.account(identity)
+    result = run(HandleDomainCheck(), fakenet.gather(handle))
+    assert result.status is status, result.summary
+    assert result.data["domain_type"] == domain_type
+
+
+def test_handle_domain_names_the_registrable_domain(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.github.io", BSKY_PDS, [key()])
+    fakenet.account(identity)
+    result = run(HandleDomainCheck(), fakenet.gather("alice.github.io"))
+    assert result.data["registrable_domain"] == "alice.github.io"
+
+
+def test_unverified_handle_fails_handle_domain(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.plc(identity)
+    fakenet.pds(OWN_PDS)
+    result = run(HandleDomainCheck(), fakenet.gather(identity.did))
+    assert result.status is Status.FAIL
+    assert result.data["domain_type"] == "none"
+
+
+# --- did-method ---------------------------------------------------------------------------------
+
+
+def test_did_plc_is_partial_and_names_the_directory_operator(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity)
+    result = run(DidMethodCheck(), fakenet.gather("alice.example.com"))
+    assert result.status is Status.PARTIAL
+    assert result.data["method"] == "plc"
+    assert result.data["directory_operator"] == "Bluesky Social PBC"
+    assert result.data["directory_url"] == "https://plc.directory"
+
+
+def test_did_plc_on_another_directory(fakenet: FakeNet) -> None:
+    fakenet.plc_url = "https://plc.example.net"
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity)
+    result = run(DidMethodCheck(), fakenet.gather("alice.example.com"))
+    assert result.data["directory_operator"] == "example.net"
+
+
+def _did_web(fakenet: FakeNet, host: str, handle: str) -> None:
+    signing = key()
+    did = f"did:web:{host}"
+    fakenet.route(
+        f"https://{host}/.well-known/did.json",
+        json={
+            "id": did,
+            "alsoKnownAs": [f"at://{handle}"],
+            "verificationMethod": [
+                {
+                    "id": f"{did}#atproto",
+                    "type": "Multikey",
+                    "controller": did,
+                    "publicKeyMultibase": signing.public_key.multibase,
+                }
+            ],
+            "service": [
+                {
+                    "id": "#atproto_pds",
+                    "type": "AtprotoPersonalDataServer",
+                    "serviceEndpoint": OWN_PDS,
+                }
+            ],
+        },
+    )
+    fakenet.handle_dns(handle, f"did={did}")
+    fakenet.handle_https(handle, did)
+    fakenet.pds(OWN_PDS)
+
+
+def test_did_web_on_own_domain_passes(fakenet: FakeNet) -> None:
+    _did_web(fakenet, "alice.example.com", "alice.example.com")
+    result = run(DidMethodCheck(), fakenet.gather("did:web:alice.example.com"))
+    assert result.status is Status.PASS
+    assert result.data["web_domain"] == "alice.example.com"
+    assert "same domain as your handle" in result.summary
+
+
+def test_did_web_on_a_known_operators_domain_fails(fakenet: FakeNet) -> None:
+    _did_web(fakenet, "alice.bsky.social", "alice.bsky.social")
+    result = run(DidMethodCheck(), fakenet.gather("did:web:alice.bsky.social"))
+    assert result.status is Status.FAIL
+    assert result.data["web_domain_operator"] == "Bluesky Social PBC"
+
+
+def test_did_web_makes_plc_checks_not_applicable(fakenet: FakeNet) -> None:
+    _did_web(fakenet, "alice.example.com", "alice.example.com")
+    evidence = fakenet.gather("did:web:alice.example.com")
+    for check in (PlcLogIntegrityCheck(), RotationKeyCustodyCheck(), IdentityHistoryCheck()):
+        result = run(check, evidence)
+        assert result.status is Status.NOT_APPLICABLE, check.meta.id
+        assert result.score is None
+        assert result.remediation == ""
+
+
+# --- plc-log-integrity --------------------------------------------------------------------------
+
+
+def test_plc_log_integrity_passes_for_a_real_log(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    identity.update(handle="alice.example.org")
+    fakenet.account(identity)
+    result = run(PlcLogIntegrityCheck(), fakenet.gather("alice.example.org"))
+    assert result.status is Status.PASS
+    assert result.data["operations"] == 2
+    assert result.data["document_matches_log"] is True
+
+
+def test_plc_log_integrity_fails_when_directory_serves_a_forged_document(fakenet: FakeNet) -> None:
+    # Given a directory that serves a document pointing at another PDS than its own log says
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity)
+    forged = identity.document()
+    forged["service"][0]["serviceEndpoint"] = "https://evil.example.net"
+    fakenet.router.get(f"https://plc.directory/{identity.did}").mock(
+        return_value=httpx.Response(200, json=forged)
+    )
+    fakenet.pds("https://evil.example.net")
+    result = run(PlcLogIntegrityCheck(), fakenet.gather("alice.example.com"))
+    assert result.status is Status.FAIL
+    assert result.data["document_matches_log"] is False
+    assert any("evil.example.net" in f.message for f in result.findings)
+
+
+def test_plc_log_integrity_fails_on_a_bad_signature(fakenet: FakeNet) -> None:
+    # Given a log whose second operation is signed by a key that is not a rotation key
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity)
+    good = identity.document()
+    identity.update(handle="mallory.example.com", signer=key())
+    fakenet.route(f"https://plc.directory/{identity.did}/log/audit", json=identity.entries)
+    fakenet.router.get(f"https://plc.directory/{identity.did}").mock(
+        return_value=httpx.Response(200, json=good)
+    )
+    result = run(PlcLogIntegrityCheck(), fakenet.gather(identity.did))
+    assert result.status is Status.FAIL
+    assert result.data["reason"] == "invalid_signature"
+    assert result.data["failed_index"] == 1
+    assert result.findings[0].evidence == "/plc_audit_log/entries/1"
+
+
+# --- rotation-key-custody -----------------------------------------------------------------------
+
+
+def test_custody_fails_when_the_operator_holds_every_key(
+    fakenet: FakeNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operator = [key(), key()]
+    attribute_keys_to(monkeypatch, operator)
+    identity = PlcIdentity("alice.bsky.social", BSKY_PDS, operator)
+    fakenet.account(identity)
+    result = run(RotationKeyCustodyCheck(), fakenet.gather("alice.bsky.social"))
+    assert result.status is Status.FAIL
+    assert "Bluesky Social PBC holds every rotation key" in result.summary
+    assert result.data["other_keys"] == []
+    assert len(result.data["operator_keys"]) == 2  # type: ignore[arg-type]
+    assert result.data["hosting_operator"] == "Bluesky Social PBC"
+
+
+def test_custody_passes_when_an_unattributed_key_outranks_the_operator(
+    fakenet: FakeNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operator, mine = key(), key()
+    attribute_keys_to(monkeypatch, [operator])
+    identity = PlcIdentity("alice.bsky.social", BSKY_PDS, [mine, operator])
+    fakenet.account(identity)
+    result = run(RotationKeyCustodyCheck(), fakenet.gather("alice.bsky.social"))
+    assert result.status is Status.PASS
+    assert result.data["top_key_operator"] is None
+    assert result.data["other_keys"] == [mine.public_key.did_key]
+    rows = result.data["rotation_keys"]
+    assert isinstance(rows, list)
+    assert [r["priority"] for r in rows] == [0, 1]  # type: ignore[index]
+
+
+def test_custody_partial_when_the_operator_outranks_the_users_key(
+    fakenet: FakeNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operator, mine = key(), key()
+    attribute_keys_to(monkeypatch, [operator])
+    identity = PlcIdentity("alice.bsky.social", BSKY_PDS, [operator, mine])
+    fakenet.account(identity)
+    result = run(RotationKeyCustodyCheck(), fakenet.gather("alice.bsky.social"))
+    assert result.status is Status.PARTIAL
+    assert "--first" in result.remediation
+
+
+def test_custody_partial_when_no_key_is_attributed(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity)
+    result = run(RotationKeyCustodyCheck(), fakenet.gather("alice.example.com"))
+    assert result.status is Status.PARTIAL
+    assert "cannot tell" in result.summary
+
+
+def test_custody_of_the_real_bsky_app_log_is_bluesky() -> None:
+    from auditor import plc
+
+    entries = json.loads((CONFORMANCE / "valid" / "log_bskyapp.json").read_text())
+    verification = plc.verify_audit_log(entries[0]["did"], entries)
+    assert verification.state is not None
+    from auditor.attribution import attribute_key
+
+    owners = {attribute_key(k).operator_id for k in verification.state.rotation_keys}  # type: ignore[union-attr]
+    assert owners == {"bluesky"}
+
+
+# --- identity-history ---------------------------------------------------------------------------
+
+
+def test_history_records_handles_and_a_move_between_operators(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.bsky.social", BSKY_PDS, [key()])
+    identity.update(handle="alice.example.com", after=timedelta(days=10))
+    identity.update(pds=OWN_PDS, after=timedelta(days=20))
+    fakenet.account(identity)
+    result = run(IdentityHistoryCheck(), fakenet.gather("alice.example.com"))
+    assert result.status is Status.PASS
+    assert [h["handle"] for h in result.data["handles"]] == [
+        "alice.bsky.social",
+        "alice.example.com",
+    ]  # type: ignore[index,union-attr]
+    endpoints = result.data["pds_endpoints"]
+    assert [e["endpoint"] for e in endpoints] == [BSKY_PDS, OWN_PDS]  # type: ignore[index,union-attr]
+    assert [e["operator"] for e in endpoints] == ["Bluesky Social PBC", "alice.example"]  # type: ignore[index,union-attr]
+    assert result.data["operator_moves"] == 1
+    assert result.data["handles"][0]["since"] == "2025-01-01T00:00:00.000Z"  # type: ignore[index,call-overload]
+
+
+def test_history_without_moves_is_info(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.bsky.social", BSKY_PDS, [key()])
+    identity.update(pds="https://enoki.us-east.host.bsky.network")
+    fakenet.account(identity)
+    result = run(IdentityHistoryCheck(), fakenet.gather("alice.bsky.social"))
+    # a move inside one operator is not an exit
+    assert result.status is Status.INFO
+    assert result.score is None
+    assert result.data["operator_moves"] == 0
+    assert len(result.data["pds_endpoints"]) == 2  # type: ignore[arg-type]

@@ -1,0 +1,221 @@
+"""The command line through typer's runner: options, formats, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from auditor.cli import app
+from auditor.crypto import PrivateKey
+from tests.support.fakenet import FakeNet
+from tests.support.identities import PlcIdentity
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def account(fakenet: FakeNet, monkeypatch: pytest.MonkeyPatch) -> PlcIdentity:
+    """A resolvable account; the CLI's resolver is replaced by the fake network's."""
+    identity = PlcIdentity(
+        "alice.example.com", "https://pds.example.com", [PrivateKey.generate("k256")]
+    )
+    fakenet.account(identity)
+    monkeypatch.setattr("auditor.api.DnspythonResolver", lambda *a, **k: fakenet.resolver)
+    return identity
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("decaudit 0.")
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"]])
+def test_startup_does_not_import_heavy_modules(argv: list[str]) -> None:
+    # (A subcommand's --help builds typer's parameter coercion, which since typer 0.2x is pydantic:
+    # that cost is typer's own and only paid when a subcommand is parsed.)
+    code = (
+        "import sys\n"
+        "from auditor.cli import app\n"
+        f"try:\n    app({argv!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = {'httpx', 'dns', 'pydantic', 'jinja2'} & {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("target", "rule"),
+    [
+        ("alice_bsky.social", "'_'"),
+        ("did:foo:abc", "not a method AT Protocol supports"),
+        ("did:plc:short", "did:plc"),
+        ("https://example.com/profile/alice", "bsky.app"),
+        ("", "empty"),
+    ],
+)
+def test_invalid_target_is_exit_2_with_one_line(target: str, rule: str) -> None:
+    result = runner.invoke(app, ["check", target])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("decaudit: invalid target")
+    assert rule in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_check_text_report(account: PlcIdentity) -> None:
+    result = runner.invoke(app, ["check", "alice.example.com"])
+    assert result.exit_code == 0, result.output
+    assert "alice.example.com (verified both ways)" in result.output
+    assert "rotation-key-custody" in result.output
+
+
+def test_check_json_report_contract(account: PlcIdentity) -> None:
+    result = runner.invoke(app, ["check", "alice.example.com", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["schema_version"] == "1.0"
+    assert report["did"] == account.did
+    assert report["handle"] == "alice.example.com"
+    assert report["handle_verified"] is True
+    assert 0 <= report["score"] <= 100
+    assert report["band"] in {"centralized", "hybrid", "decentralized"}
+    assert report["coverage"] == 1.0
+    custody = next(c for c in report["checks"] if c["id"] == "rotation-key-custody")
+    assert set(custody["data"]) >= {"rotation_keys", "operator_keys", "other_keys"}
+    history = next(c for c in report["checks"] if c["id"] == "identity-history")
+    assert set(history["data"]) >= {"handles", "pds_endpoints"}
+    for check in report["checks"]:
+        assert set(check) >= {
+            "id",
+            "category",
+            "status",
+            "score",
+            "summary",
+            "findings",
+            "remediation",
+            "data",
+        }
+        for finding in check["findings"]:
+            assert finding["evidence"].startswith("/")
+    assert report["evidence"]["did"] == account.did
+
+
+def test_select_narrows_and_coverage_says_so(account: PlcIdentity) -> None:
+    result = runner.invoke(
+        app, ["check", "alice.example.com", "-f", "json", "--select", "handle-domain,did-method"]
+    )
+    report = json.loads(result.stdout)
+    assert [c["id"] for c in report["checks"]] == ["handle-domain", "did-method"]
+    assert report["selected_checks"] == ["handle-domain", "did-method"]
+    assert 0 < report["coverage"] < 1
+
+
+def test_environment_variables_mirror_options(account: PlcIdentity) -> None:
+    result = runner.invoke(
+        app,
+        ["check", "alice.example.com"],
+        env={"DECAUDIT_FORMAT": "json", "DECAUDIT_SKIP": "identity-history,did-method"},
+    )
+    report = json.loads(result.stdout)
+    assert "did-method" not in [c["id"] for c in report["checks"]]
+    assert "identity-history" not in [c["id"] for c in report["checks"]]
+
+
+def test_unknown_check_id_is_usage_error_before_any_request(fakenet: FakeNet) -> None:
+    result = runner.invoke(app, ["check", "alice.example.com", "--select", "no-such-check"])
+    assert result.exit_code == 2
+    assert "unknown check id no-such-check" in result.output
+    assert fakenet.router.calls.call_count == 0
+
+
+def test_fail_under(account: PlcIdentity) -> None:
+    assert runner.invoke(app, ["check", "alice.example.com", "--fail-under", "0"]).exit_code == 0
+    result = runner.invoke(app, ["check", "alice.example.com", "--fail-under", "100"])
+    assert result.exit_code == 1
+    assert "below --fail-under 100" in result.output
+
+
+def test_unresolvable_handle_is_exit_3_with_a_null_band(
+    fakenet: FakeNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("auditor.api.DnspythonResolver", lambda *a, **k: fakenet.resolver)
+    fakenet.handle_https("ghost.example.com", "nope", status=404)
+    result = runner.invoke(app, ["check", "ghost.example.com", "--format", "json"])
+    assert result.exit_code == 3
+    report = json.loads(result.stdout)
+    assert report["band"] is None and report["score"] is None
+    assert "did not resolve" in report["unresolved_reason"]
+    assert report["checks"] == []
+
+
+def test_save_evidence_then_render_offline(account: PlcIdentity, tmp_path: Path) -> None:
+    saved = tmp_path / "evidence.json"
+    report_file = tmp_path / "report.json"
+    first = runner.invoke(
+        app,
+        [
+            "check",
+            "alice.example.com",
+            "-f",
+            "json",
+            "-o",
+            str(report_file),
+            "--save-evidence",
+            str(saved),
+        ],
+    )
+    assert first.exit_code == 0, first.output
+    original = json.loads(report_file.read_text())
+    # evidence file and JSON report both re-render to the same report
+    for source in (saved, report_file):
+        again = runner.invoke(app, ["render", str(source), "-f", "json"])
+        assert again.exit_code == 0, again.output
+        assert json.loads(again.stdout) == original
+
+
+def test_render_rejects_a_file_that_is_not_evidence(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text(json.dumps({"hello": "world"}))
+    result = runner.invoke(app, ["render", str(bogus)])
+    assert result.exit_code == 2
+    assert "is not a decaudit evidence file or JSON report" in result.output
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{")
+    assert runner.invoke(app, ["render", str(garbage)]).exit_code == 2
+    assert runner.invoke(app, ["render", str(tmp_path / "missing.json")]).exit_code == 2
+
+
+def test_bad_connect_to_is_usage_error() -> None:
+    result = runner.invoke(app, ["check", "alice.example.com", "--connect-to", "nonsense"])
+    assert result.exit_code == 2
+    assert "HOST[:PORT]=BASE_URL" in result.output
+
+
+def test_bad_nameserver_is_usage_error() -> None:
+    result = runner.invoke(app, ["check", "alice.example.com", "--nameserver", "not-an-ip"])
+    assert result.exit_code == 2
+    assert "nameserver" in result.output.lower()
+
+
+def test_checks_lists_every_check() -> None:
+    result = runner.invoke(app, ["checks"])
+    assert result.exit_code == 0
+    for check_id in ("handle-resolution", "rotation-key-custody", "identity-history"):
+        assert check_id in result.output
+
+
+def test_schema_is_json_schema_of_the_report() -> None:
+    result = runner.invoke(app, ["schema"])
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "Report"
+    assert {"schema_version", "score", "band", "coverage", "checks", "evidence"} <= set(
+        schema["properties"]
+    )
