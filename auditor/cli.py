@@ -50,8 +50,15 @@ def _split(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
+def _say(message: str) -> None:
+    """One line to stderr; control characters from network data are made visible and harmless."""
+    from auditor.render.text import inert
+
+    typer.echo(f"decaudit: {inert(message)}", err=True)
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    typer.echo(f"decaudit: {message}", err=True)
+    _say(message)
     raise typer.Exit(code)
 
 
@@ -136,7 +143,7 @@ def _checks(select: list[str] | None, skip: list[str] | None) -> tuple[CheckSet,
 
     available = load_checks()
     for warning in available.warnings:
-        typer.echo(f"decaudit: warning: {warning}", err=True)
+        _say(f"warning: {warning}")
     try:
         return available, select_checks(available.checks, _split(select), _split(skip))
     except SelectionError as exc:
@@ -168,7 +175,7 @@ def _emit(report: Report, fmt: OutputFormat, output: Path | None, verbose: bool)
 def _finish(report: Report, fail_under: float | None) -> NoReturn:
     if report.band is None:
         if report.unresolved_reason:
-            typer.echo(f"decaudit: {report.unresolved_reason}", err=True)
+            _say(report.unresolved_reason)
             raise typer.Exit(EXIT_UNRESOLVED)
     if fail_under is not None and (report.score is None or report.score < fail_under):
         shown = "no score" if report.score is None else f"score {report.score:.1f}"
@@ -372,7 +379,7 @@ def list_checks(
             for key, meaning in meta.data_keys.items():
                 console.print(f"  data.{key}: {meaning}")
     for warning in available.warnings:
-        typer.echo(f"decaudit: warning: {warning}", err=True)
+        _say(f"warning: {warning}")
 
 
 @app.command()

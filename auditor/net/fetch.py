@@ -33,7 +33,7 @@ import email.utils
 import json
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, NoReturn
@@ -46,7 +46,7 @@ from auditor.net.dns import DnsError
 from auditor.net.transport import REDIRECTED_FROM, PolicyError
 from auditor.settings import AuditSettings
 
-QueryParams = dict[str, str | int | float | bool | None]
+QueryParams = Mapping[str, str | int | float | bool | None]
 Sleep = Callable[[float], Awaitable[None]]
 
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})

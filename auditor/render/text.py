@@ -16,6 +16,18 @@ from rich.text import Text
 
 from auditor.models.report import Band, CheckResult, Report, Status
 
+# C0 controls (but newline and tab), DEL and C1 controls become their visible Unicode "control
+# pictures": a hostile server's ANSI escape or bell must never reach the user's terminal, and
+# rich only strips some of them.
+_INERT = {code: 0x2400 + code for code in range(0x20) if code not in (0x09, 0x0A)}
+_INERT.update({0x7F: 0x2421, **dict.fromkeys(range(0x80, 0xA0), 0xFFFD)})
+
+
+def inert(value: str) -> str:
+    """``value`` with every terminal control character made visible and harmless."""
+    return value.translate(_INERT)
+
+
 STATUS_STYLE: dict[Status, tuple[str, str]] = {
     Status.PASS: ("PASS", "bold green"),
     Status.PARTIAL: ("PARTIAL", "bold yellow"),
@@ -33,7 +45,7 @@ BAND_STYLE: dict[Band, str] = {
 
 def _header(report: Report) -> Panel:
     lines = Text()
-    lines.append("Target   ", style="dim").append(report.target + "\n")
+    lines.append("Target   ", style="dim").append(inert(report.target) + "\n")
     handle = report.handle or "(none)"
     verified = "verified both ways" if report.handle_verified else "NOT verified"
     lines.append("Handle   ", style="dim").append(f"{handle} ({verified})\n")
@@ -41,7 +53,7 @@ def _header(report: Report) -> Panel:
     lines.append("Verdict  ", style="dim")
     if report.band is None or report.score is None:
         lines.append(" NO VERDICT ", style="bold white on magenta")
-        lines.append(f"  {report.unresolved_reason or 'nothing could be scored'}")
+        lines.append(f"  {inert(report.unresolved_reason or 'nothing could be scored')}")
     else:
         lines.append(f" {report.band.value.upper()} ", style=BAND_STYLE[report.band])
         lines.append(f"  score {report.score:.0f}/100, coverage {report.coverage:.0%}")
@@ -64,12 +76,12 @@ def _checks_table(report: Report, verbose: bool) -> Table:
     table.add_column("Check", no_wrap=True)
     table.add_column("Finding", ratio=1)
     for result in report.checks:
-        body = Text(result.summary)
+        body = Text(inert(result.summary))
         if result.error:
-            body.append(f"\n{result.error}", style="magenta")
+            body.append(f"\n{inert(result.error)}", style="magenta")
         if verbose:
             for item in result.findings:
-                body.append(f"\n• {item.message}", style="dim")
+                body.append(f"\n• {inert(item.message)}", style="dim")
         table.add_row(_status(result), result.id, body)
     return table
 
@@ -80,7 +92,9 @@ def _remediation(report: Report) -> Group | None:
         return None
     items: list[Text | str] = [Text("What you can do", style="bold")]
     for result in todo:
-        items.append(Text.assemble(("• ", "bold"), (result.id, "bold"), ": ", result.remediation))
+        items.append(
+            Text.assemble(("• ", "bold"), (result.id, "bold"), ": ", inert(result.remediation))
+        )
     return Group(*items)
 
 
@@ -93,7 +107,7 @@ def print_report(report: Report, console: Console, *, verbose: bool = False) -> 
     if todo is not None:
         console.print(todo)
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        console.print(f"[yellow]warning:[/] {escape(inert(warning))}")
 
 
 def render_text_string(report: Report, *, verbose: bool = False, width: int = 100) -> str:

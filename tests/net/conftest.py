@@ -39,11 +39,6 @@ PROXY_VARIABLES = (
 )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(autouse=True)
 def _clean_network_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No proxy or CA variables of the machine running the tests leak into them."""
