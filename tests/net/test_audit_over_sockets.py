@@ -46,6 +46,18 @@ def overrides(server: LoopbackHttpServer, dns_address: str) -> dict[str, object]
     }
 
 
+def command_line(server: LoopbackHttpServer, dns: FakeDnsServer, *extra: str) -> list[str]:
+    """``decaudit check alice.test`` with every host sent to the loopback server."""
+    origin = server.origin
+    return [
+        sys.executable, "-m", "auditor", "check", "alice.test", "--format", "json",
+        "--plc-url", "https://plc.test", "--nameserver", dns.address,
+        "--connect-to", f"plc.test={origin}",
+        "--connect-to", f"alice.test={origin},pds.test={origin}",
+        *extra,
+    ]  # fmt: skip
+
+
 @pytest.fixture
 def alice(dns_server: FakeDnsServer) -> PlcIdentity:
     identity = PlcIdentity("alice.test", "https://pds.test", [PrivateKey.generate("k256")])
@@ -92,14 +104,7 @@ async def test_the_command_line_audits_over_sockets(
     http_server: LoopbackHttpServer, dns_server: FakeDnsServer, alice: PlcIdentity
 ) -> None:
     serve_account(http_server, alice)
-    origin = http_server.origin
-    argv = [
-        sys.executable, "-m", "auditor", "check", "alice.test", "--format", "json",
-        "--plc-url", "https://plc.test", "--nameserver", dns_server.address,
-        "--connect-to", f"plc.test={origin}",
-        "--connect-to", f"alice.test={origin},pds.test={origin}",
-        "--allow-private",
-    ]  # fmt: skip
+    argv = command_line(http_server, dns_server, "--allow-private")
     result = await anyio.run_process(argv, check=False)
     assert result.returncode == 0, result.stderr.decode()
     report = json.loads(result.stdout)
@@ -113,12 +118,7 @@ async def test_without_allow_private_loopback_is_refused(
     http_server: LoopbackHttpServer, dns_server: FakeDnsServer, alice: PlcIdentity
 ) -> None:
     serve_account(http_server, alice)
-    origin = http_server.origin
-    argv = [
-        sys.executable, "-m", "auditor", "check", "alice.test", "--format", "json",
-        "--plc-url", "https://plc.test", "--nameserver", dns_server.address,
-        "--connect-to", f"plc.test={origin},alice.test={origin},pds.test={origin}",
-    ]  # fmt: skip
+    argv = command_line(http_server, dns_server)
     result = await anyio.run_process(argv, check=False)
     assert result.returncode == 3
     report = json.loads(result.stdout)
