@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine (see README, Quick start):
-#   make demo   install decaudit into .venv and render a report from recorded evidence
+#   make demo   install decaudit into .venv and audit the embedded sandbox network (offline)
 #   make test   install decaudit with its test tools into .venv and run lint, types and tests
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/decaudit render sample_reports/evidence/bsky-app.json
+	$(BIN)/decaudit demo
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check auditor checks tests

@@ -7,8 +7,7 @@ The package is split along the audit pipeline:
 
 This module stays import-light on purpose: ``decaudit --version`` and ``decaudit --help`` import it,
 and must not pull in httpx, dnspython, pydantic or jinja2 (a test checks ``sys.modules``). The
-public
-API below is therefore loaded lazily, on first attribute access.
+public API below is therefore loaded lazily, on first attribute access.
 """
 
 from __future__ import annotations

@@ -8,20 +8,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import httpx
-
 from auditor import identity, syntax
 from auditor.check import Check
 from auditor.gather import GatherContext, gather_evidence
 from auditor.models.evidence import Evidence
 from auditor.models.report import Report
-from auditor.net.client import build_client
 from auditor.net.deadline import Deadline
-from auditor.net.dns import DnspythonResolver, Resolver
 from auditor.net.fetch import Fetcher
 from auditor.registry import load_checks
 from auditor.runner import run_checks
 from auditor.scoring import SCORING_VERSION, score_results
+from auditor.session import Session
 from auditor.settings import AuditSettings
 
 
@@ -54,6 +51,7 @@ def build_report(
         selected_checks=[c.meta.id for c in checks] if narrowed else None,
         categories=scores.categories if scores else [],
         checks=results,
+        sandbox=evidence.sandbox,
         warnings=list(warnings),
         evidence=evidence,
     )
@@ -73,32 +71,28 @@ def rescore(
 async def gather(
     target: str | syntax.Target,
     *,
+    session: Session | None = None,
     settings: AuditSettings | None = None,
-    client: httpx.AsyncClient | None = None,
-    resolver: Resolver | None = None,
     now: datetime | None = None,
 ) -> Evidence:
-    """Gather the evidence for one target over one client and resolver (created if not given)."""
-    settings = settings or AuditSettings()
+    """Gather the evidence for one target, over ``session`` (or a fresh one from ``settings``)."""
     parsed = syntax.parse_target(target) if isinstance(target, str) else target
-    resolver = resolver or DnspythonResolver(settings.nameservers, timeout=settings.timeout)
-    deadline = Deadline(settings.deadline)
-    if client is None:
-        async with build_client(settings, resolver) as owned:
-            ctx = GatherContext(settings, Fetcher(owned, settings, deadline), resolver, deadline)
-            return await gather_evidence(parsed, ctx, now=now)
-    ctx = GatherContext(settings, Fetcher(client, settings, deadline), resolver, deadline)
+    if session is None:
+        async with Session.open(settings or AuditSettings()) as fresh:
+            return await gather(parsed, session=fresh, now=now)
+    deadline = Deadline(session.settings.deadline)
+    fetcher = Fetcher(session.client, session.settings, deadline)
+    ctx = GatherContext(session.settings, fetcher, session.resolver, deadline)
     return await gather_evidence(parsed, ctx, now=now)
 
 
 async def audit(
     target: str | syntax.Target,
     *,
+    session: Session | None = None,
     settings: AuditSettings | None = None,
-    client: httpx.AsyncClient | None = None,
-    resolver: Resolver | None = None,
     checks: Sequence[Check] | None = None,
 ) -> Report:
     """Audit one account: gather its evidence, then judge it."""
-    evidence = await gather(target, settings=settings, client=client, resolver=resolver)
+    evidence = await gather(target, session=session, settings=settings)
     return rescore(evidence, checks=checks)

@@ -76,6 +76,15 @@ class KeyAttribution:
     derived: bool
     """True when the attribution is inferred from public logs rather than published by the
     operator."""
+    sandbox: bool = False
+    """A sandbox row: applies only to evidence from decaudit's sandbox network."""
+
+    @property
+    def basis(self) -> str:
+        """How the attribution was made, in words a report can quote."""
+        if self.sandbox:
+            return "sandbox key"
+        return "inferred from public PLC logs" if self.derived else "published"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +96,7 @@ class _HostRule:
     roles: tuple[str, ...]
     source: str
     verified: bool
+    sandbox: bool
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -134,6 +144,7 @@ def load_data() -> AttributionData:
                 roles=tuple(row.get("roles", ())),
                 source=str(row["source"]),
                 verified=bool(row["verified"]),
+                sandbox=bool(row.get("sandbox", False)),
             )
         )
     rules.sort(key=lambda rule: rule.specificity, reverse=True)
@@ -145,6 +156,7 @@ def load_data() -> AttributionData:
             role=str(row["role"]),
             source=str(row["source"]),
             derived=bool(row["derived"]),
+            sandbox=bool(row.get("sandbox", False)),
         )
         for row in raw["keys"]
     }
@@ -190,11 +202,17 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def attribute_host(url_or_host: str) -> Attribution:
-    """Attribute a host (or the host of a URL) to its operator."""
+def attribute_host(url_or_host: str, *, sandbox: bool = False) -> Attribution:
+    """Attribute a host (or the host of a URL) to its operator.
+
+    Sandbox rows (fictional ``.test`` providers) apply only when ``sandbox`` is true, i.e. to
+    evidence gathered from decaudit's sandbox network.
+    """
     host = host_of(url_or_host)
     data = load_data()
     for rule in data.rules:
+        if rule.sandbox and not sandbox:
+            continue
         if rule.regex.match(host):
             return Attribution(
                 host=host,
@@ -229,6 +247,13 @@ def attribute_host(url_or_host: str) -> Attribution:
     )
 
 
-def attribute_key(did_key: str) -> KeyAttribution | None:
-    """The operator decaudit's data attributes a rotation key to, or None if unknown."""
-    return load_data().keys.get(did_key)
+def attribute_key(did_key: str, *, sandbox: bool = False) -> KeyAttribution | None:
+    """The operator decaudit's data attributes a rotation key to, or None if unknown.
+
+    Sandbox keys (seeded, their private halves public) are attributed only when ``sandbox`` is
+    true: on live evidence they could be planted by anyone, so they must never count there.
+    """
+    found = load_data().keys.get(did_key)
+    if found is None or (found.sandbox and not sandbox):
+        return None
+    return found

@@ -16,11 +16,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from auditor import crypto, syntax
-
-PDS_SERVICE_TYPE = "AtprotoPersonalDataServer"
-LEGACY_KEY_TYPES = frozenset(
-    {"EcdsaSecp256k1VerificationKey2019", "EcdsaSecp256r1VerificationKey2019"}
-)
+from auditor.crypto import LEGACY_KEY_TYPES
+from auditor.plc import PDS_SERVICE_TYPE
 
 
 @dataclass(frozen=True, slots=True)

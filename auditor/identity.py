@@ -28,7 +28,11 @@ from auditor.models.evidence import (
     WellKnownAnswer,
 )
 
-MAX_WELL_KNOWN_BYTES = 2048
+ResultKind = Literal["ok", "no_answer", "no_did_record", "multiple_records", "invalid_did"]
+"""How a method ended: a DID (ok); no answer at all (failed or skipped probe); an answer without
+any ``did=`` record; several ``did=`` records; an answer that is not a valid DID. The last two
+are broken answers, not merely absent ones."""
+BROKEN_ANSWERS: frozenset[ResultKind] = frozenset({"multiple_records", "invalid_did"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +42,7 @@ class MethodResult:
     did: str | None
     problem: str | None
     """Why no DID, or what is wrong with the answer; None when a single valid DID was found."""
-    answered: bool
-    """Whether the method got an answer at all (as opposed to a failed probe)."""
+    kind: ResultKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,36 +62,36 @@ def _dns_result(resolution: HandleResolution) -> MethodResult:
     slot = resolution.dns
     if not isinstance(slot, DnsTxtAnswer):
         reason = slot.message if slot.outcome == "failed" else slot.reason
-        return MethodResult(None, reason, answered=False)
+        return MethodResult(None, reason, "no_answer")
     values = [r[len("did=") :].strip() for r in slot.records if r.startswith("did=")]
     if not values:
-        return MethodResult(None, f"no did= TXT record at {slot.name}", answered=True)
+        return MethodResult(None, f"no did= TXT record at {slot.name}", "no_did_record")
     if len(values) > 1:
         return MethodResult(
             None,
             f"{len(values)} did= TXT records at {slot.name} ({', '.join(values)}); "
             "the spec requires exactly one",
-            answered=True,
+            "multiple_records",
         )
     error = syntax.did_syntax_error(values[0])
     if error:
-        return MethodResult(None, f"TXT did= value is not a DID: {error}", answered=True)
-    return MethodResult(values[0], None, answered=True)
+        return MethodResult(None, f"TXT did= value is not a DID: {error}", "invalid_did")
+    return MethodResult(values[0], None, "ok")
 
 
 def _https_result(resolution: HandleResolution) -> MethodResult:
     slot = resolution.https
     if not isinstance(slot, WellKnownAnswer):
         reason = slot.message if slot.outcome == "failed" else slot.reason
-        return MethodResult(None, reason, answered=False)
+        return MethodResult(None, reason, "no_answer")
     body = slot.body.strip()
     error = syntax.did_syntax_error(body) if body else "empty body"
     if error:
         shown = body[:80] + ("…" if len(body) > 80 else "")
         return MethodResult(
-            None, f"/.well-known/atproto-did body is not a DID ({error}): {shown!r}", answered=True
+            None, f"/.well-known/atproto-did body is not a DID ({error}): {shown!r}", "invalid_did"
         )
-    return MethodResult(body, None, answered=True)
+    return MethodResult(body, None, "ok")
 
 
 def interpret(resolution: HandleResolution) -> HandleOutcome:

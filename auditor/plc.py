@@ -47,6 +47,7 @@ from auditor.crypto import (
     b64url_encode,
     parse_did_key,
 )
+from auditor.text import shown
 
 __all__ = [
     "PDS_SERVICE_TYPE",
@@ -157,7 +158,6 @@ _ENTRY_FIELDS: Final = ("did", "operation", "cid", "nullified", "createdAt")
 _CID_PREFIX: Final = bytes([0x01, 0x71, 0x12, 0x20])  # CIDv1, dag-cbor, sha2-256, 32 bytes
 PDS_SERVICE_TYPE: Final = "AtprotoPersonalDataServer"
 """The ``type`` of an ``atproto_pds`` service entry."""
-_SHOWN = 60
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,9 +282,8 @@ class _Malformed(ValueError):
 
 
 def _shown(value: object) -> str:
-    """A short repr of a value for a detail sentence."""
-    text = repr(value)
-    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+    """A value quoted for a detail sentence (long enough for a whole CID)."""
+    return shown(value, limit=64)
 
 
 def _string_list(op: Mapping[str, Any], name: str) -> tuple[str, ...]:

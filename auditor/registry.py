@@ -2,8 +2,7 @@
 ``--select``/``--skip``.
 
 Built-in checks are listed explicitly in ``checks/__init__.py`` (no import-time self-registration,
-so
-the list is greppable and import order cannot change it). Third-party checks come from the
+so the list is greppable and import order cannot change it). Third-party checks come from the
 entry-point group ``decaudit.checks``; a plugin that fails to import or does not satisfy the check
 contract is reported as a warning naming the plugin and the problem, and the audit goes on without
 it.
@@ -34,10 +33,6 @@ class CheckSet:
 
     checks: tuple[Check, ...]
     warnings: tuple[str, ...] = field(default=())
-
-    def ids(self) -> list[str]:
-        """Ids in run order."""
-        return [check.meta.id for check in self.checks]
 
 
 def contract_problem(check: object) -> str | None:
@@ -113,8 +108,8 @@ def select_checks(
     unknown = sorted({*select, *skip} - known)
     if unknown:
         raise SelectionError(
-            f"unknown check id{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
-            "(run 'decaudit checks' for the list)"
+            f"unknown check id{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} (run "
+            "'decaudit checks' for the list)"
         )
     chosen = [c for c in available if not select or c.meta.id in select]
     return tuple(c for c in chosen if c.meta.id not in skip)

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import ValidationError
-
 from auditor.check import Check, EvidenceUnavailable, Outcome
 from auditor.models.common import ProbeFailure
 from auditor.models.evidence import Evidence, NotCollected
-from auditor.models.report import SCORED_STATUSES, CheckResult, Status
+from auditor.models.report import SCORED_STATUSES, CheckResult, ErrorReason, Status
+from auditor.text import one_line
 
 
-def _result(check: Check, outcome: Outcome, error: str | None = None) -> CheckResult:
+def _result(
+    check: Check, outcome: Outcome, error: str | None = None, reason: ErrorReason | None = None
+) -> CheckResult:
     meta = check.meta
     if outcome.remediation is not None:
         remediation = outcome.remediation
@@ -39,22 +40,29 @@ def _result(check: Check, outcome: Outcome, error: str | None = None) -> CheckRe
         data=dict(outcome.data),
         references=list(meta.references),
         error=error,
+        error_reason=reason,
     )
 
 
-def _error(check: Check, summary: str, error: str) -> CheckResult:
-    return _result(check, Outcome(Status.ERROR, summary, remediation=""), error)
+def _unavailable(check: Check, error: str) -> CheckResult:
+    outcome = Outcome(Status.ERROR, "Could not be judged: evidence unavailable", remediation="")
+    return _result(check, outcome, error, ErrorReason.EVIDENCE_UNAVAILABLE)
+
+
+def _bug(check: Check, error: str) -> CheckResult:
+    summary = "Could not be judged: the check failed (a bug in decaudit or the plugin)"
+    return _result(check, Outcome(Status.ERROR, summary, remediation=""), error, ErrorReason.BUG)
 
 
 def _precondition(check: Check, evidence: Evidence) -> CheckResult | None:
     for name in check.meta.requires:
         slot = getattr(evidence, name)
         if isinstance(slot, ProbeFailure):
-            return _error(check, "Could not be judged: evidence unavailable", slot.message)
+            return _unavailable(check, slot.message)
         if isinstance(slot, NotCollected):
             return _result(check, Outcome(Status.NOT_APPLICABLE, slot.reason, remediation=""))
         if slot is None:
-            return _error(check, "Could not be judged: evidence unavailable", f"{name} missing")
+            return _unavailable(check, f"{name} missing")
     return None
 
 
@@ -77,15 +85,11 @@ def run_check(check: Check, evidence: Evidence, *, strict: bool = False) -> Chec
     except EvidenceUnavailable as exc:
         if strict:
             raise
-        return _error(check, "Could not be judged: evidence unavailable", str(exc))
-    except (Exception, ValidationError) as exc:
+        return _unavailable(check, str(exc))
+    except Exception as exc:  # a check's bug (ValidationError included) stays inside its result
         if strict:
             raise
-        return _error(
-            check,
-            "Could not be judged: the check failed (a bug in decaudit or the plugin)",
-            f"{type(exc).__name__}: {exc}",
-        )
+        return _bug(check, one_line(f"{type(exc).__name__}: {exc}"))
 
 
 def run_checks(

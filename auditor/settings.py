@@ -7,30 +7,41 @@ evidence, so a report says which directory, nameservers and overrides produced i
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import Field, field_validator
 
-from auditor import __version__
+from auditor import __version__, defaults
 from auditor.models.common import Model
 
-DEFAULT_PLC_URL = "https://plc.directory"
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_DEADLINE = 60.0
 MIB = 1024 * 1024
+
+
+def _check_base_url(value: str) -> str:
+    """An absolute http(s) URL with a host and no query; returned without a trailing slash."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{value!r} is not an http(s) URL with a host (e.g. https://plc.directory)"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"{value!r}: a base URL takes no query or fragment")
+    return value.strip().rstrip("/")
 
 
 class AuditSettings(Model):
     """Settings shared by every probe of a run."""
 
-    plc_url: str = DEFAULT_PLC_URL
+    plc_url: str = defaults.PLC_URL
     """Base URL of the PLC directory that did:plc identities are resolved from."""
     nameservers: list[str] = []
     """DNS servers as ``HOST[:PORT]`` (``[v6]:PORT`` for IPv6); empty means the system's."""
     connect_to: dict[str, str] = {}
     """``HOST[:PORT]`` -> base URL: requests for ``https://HOST`` go there, keeping the Host
     header."""
-    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
-    """Connect and read timeout of each request and DNS lookup, in seconds."""
-    deadline: float = Field(default=DEFAULT_DEADLINE, gt=0)
+    timeout: float = Field(default=defaults.TIMEOUT, gt=0)
+    """Connect timeout, and whole-response budget, of each request and DNS lookup, in seconds."""
+    deadline: float = Field(default=defaults.DEADLINE, gt=0)
     """Wall-clock budget for the whole audit, in seconds."""
     allow_private: bool = False
     """Permit loopback and private destinations (and plain http to them)."""
@@ -45,10 +56,22 @@ class AuditSettings(Model):
     max_retry_after: float = Field(default=10.0, ge=0)
     """Longest ``Retry-After`` honoured, in seconds; longer waits give up instead."""
 
+    relays: list[str] = []
+    """Relays asked whether they carry the account (base URLs)."""
+    plc_mirrors: list[str] = []
+    """Independent PLC read mirrors the identity is compared with (base URLs)."""
+    appviews: list[str] = []
+    """AppViews asked whether they index the account (base URLs)."""
+
     @field_validator("plc_url")
     @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _base_url(cls, value: str) -> str:
+        return _check_base_url(value)
+
+    @field_validator("relays", "plc_mirrors", "appviews")
+    @classmethod
+    def _base_urls(cls, values: list[str]) -> list[str]:
+        return [_check_base_url(value) for value in values]
 
     @property
     def user_agent(self) -> str:

@@ -25,6 +25,8 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Literal
 
+from auditor.text import shown
+
 __all__ = [
     "DISALLOWED_TLDS",
     "MAX_DID_LENGTH",
@@ -69,14 +71,6 @@ _DID_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0
 _DID_RE = re.compile(r"^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$")
 _PLC_ID_RE = re.compile(r"^[a-z2-7]{24}$")
 _PORT_RE = re.compile(r"^[0-9]{1,5}$")
-_SHOWN = 40  # characters of an offending value echoed back in a message
-
-
-def _shown(value: str) -> str:
-    """Quote ``value`` for an error message, shortened so that a message stays one short line."""
-    if len(value) > _SHOWN:
-        value = value[:_SHOWN] + "…"
-    return repr(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,16 +83,16 @@ def _label_error(label: str, is_tld: bool) -> str | None:
     if not label:
         return "handle has an empty label (a leading dot or two dots in a row)"
     if len(label) > MAX_LABEL_LENGTH:
-        return f"label {_shown(label)} is {len(label)} characters long (max {MAX_LABEL_LENGTH})"
+        return f"label {shown(label)} is {len(label)} characters long (max {MAX_LABEL_LENGTH})"
     for char in label:
         if char not in _LABEL_CHARS:
-            return f"label {_shown(label)} contains {char!r} (handle labels allow a-z, 0-9 and '-')"
+            return f"label {shown(label)} contains {char!r} (handle labels allow a-z, 0-9 and '-')"
     if label.startswith("-"):
-        return f"label {_shown(label)} starts with '-'"
+        return f"label {shown(label)} starts with '-'"
     if label.endswith("-"):
-        return f"label {_shown(label)} ends with '-'"
+        return f"label {shown(label)} ends with '-'"
     if is_tld and label[0].isdigit():
-        return f"top-level domain {_shown(label)} starts with a digit"
+        return f"top-level domain {shown(label)} starts with a digit"
     return None
 
 
@@ -180,7 +174,7 @@ def did_syntax_error(s: str) -> str | None:
     if not method:
         return "DID method is empty (expected did:<method>:<identifier>)"
     if not all("a" <= char <= "z" for char in method):
-        return f"DID method {_shown(method)} must be lowercase letters a-z only"
+        return f"DID method {shown(method)} must be lowercase letters a-z only"
     if not identifier:
         return "DID's method-specific identifier is empty"
     error = _did_char_error(identifier)
@@ -221,7 +215,7 @@ def _split_web_host(identifier: str) -> tuple[str, str | None] | str:
         return "did:web may only percent-encode the port separator (%3A)"
     host, sep, port = decoded.partition("%3A")
     if sep and not (_PORT_RE.fullmatch(port) and 0 < int(port) <= 65535):
-        return f"did:web port {_shown(port)} is not a number from 1 to 65535"
+        return f"did:web port {shown(port)} is not a number from 1 to 65535"
     return host.lower(), (port if sep else None)
 
 
@@ -266,7 +260,7 @@ def did_web_host(did: str) -> str:
     if error:
         raise ValueError(error)
     if did_method(did) != "web":
-        raise ValueError(f"not a did:web DID: {_shown(did)}")
+        raise ValueError(f"not a did:web DID: {shown(did)}")
     split = _split_web_host(did.split(":", 2)[2])
     assert not isinstance(split, str)  # supported_did_error accepted it
     host, port = split
@@ -325,11 +319,11 @@ def _authority(raw: str, value: str, kind: TargetKind | None, where: str) -> Tar
     if value[:4].lower() == "did:":
         error = supported_did_error(value)
         if error:
-            raise TargetSyntaxError(f"{where}{_shown(value)} is not a usable DID: {error}")
+            raise TargetSyntaxError(f"{where}{shown(value)} is not a usable DID: {error}")
         return Target(raw=raw, kind=kind or "did", handle=None, did=value)
     error = handle_syntax_error(value)
     if error:
-        raise TargetSyntaxError(f"{where}{_shown(value)} is not a valid handle: {error}")
+        raise TargetSyntaxError(f"{where}{shown(value)} is not a valid handle: {error}")
     return Target(raw=raw, kind=kind or "handle", handle=value.lower(), did=None)
 
 
@@ -362,7 +356,7 @@ def _parse_profile_url(raw: str, text: str) -> Target:
         raise TargetSyntaxError(f"malformed URL: {exc}") from None
     if parts.netloc.lower() not in _PROFILE_HOSTS:
         raise TargetSyntaxError(
-            f"URL host {_shown(parts.netloc)} is not bsky.app; give a handle, a DID, an at:// URI "
+            f"URL host {shown(parts.netloc)} is not bsky.app; give a handle, a DID, an at:// URI "
             "or a https://bsky.app/profile/... URL"
         )
     segments = parts.path.split("/")
@@ -390,7 +384,7 @@ def parse_target(raw: str) -> Target:
             "empty target: give a handle, a DID, an at:// URI or a bsky.app profile URL"
         )
     if any(char.isspace() for char in text):
-        raise TargetSyntaxError(f"target {_shown(text)} contains whitespace")
+        raise TargetSyntaxError(f"target {shown(text)} contains whitespace")
     lowered = text.lower()
     if lowered.startswith("at://"):
         return _parse_at_uri(raw, text)
@@ -399,7 +393,7 @@ def parse_target(raw: str) -> Target:
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise TargetSyntaxError(
-            f"unsupported URL scheme {_shown(scheme)}: use at:// or a https://bsky.app/profile/ URL"
+            f"unsupported URL scheme {shown(scheme)}: use at:// or a https://bsky.app/profile/ URL"
         )
     if text.startswith("@"):
         text = text[1:]

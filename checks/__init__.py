@@ -9,6 +9,7 @@ is missing from it). Ids are public API: never rename one.
 from __future__ import annotations
 
 from auditor.check import Check
+from checks.did_document import DidDocumentCheck
 from checks.did_method import DidMethodCheck
 from checks.handle_domain import HandleDomainCheck
 from checks.handle_resolution import HandleResolutionCheck
@@ -20,6 +21,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     HandleResolutionCheck(),
     HandleDomainCheck(),
     DidMethodCheck(),
+    DidDocumentCheck(),
     PlcLogIntegrityCheck(),
     RotationKeyCustodyCheck(),
     IdentityHistoryCheck(),

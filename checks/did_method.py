@@ -25,20 +25,18 @@ class DidMethodCheck:
         category=Category.IDENTITY,
         weight=2.0,
         requires=("did_document",),
-        uses=("handle_resolutions", "input_handle", "did"),
+        uses=("handle_resolutions", "input_handle", "did", "sandbox"),
         rationale=(
             "Your DID is your permanent identity; everything else points at it. A did:plc is "
-            "looked "
-            "up in the PLC directory, today run by one organisation: if it stops answering, nobody "
-            "can find your keys or your server (it cannot forge changes: they are signed). A "
-            "did:web "
-            "lives on a web domain: no directory, but whoever controls the domain controls the "
-            "identity, and it cannot move to another domain."
+            "looked up in the PLC directory, today run by one organisation: if it stops "
+            "answering, nobody can find your keys or your server (it cannot forge changes: they "
+            "are signed). A did:web lives on a web domain: no directory, but whoever controls the "
+            "domain controls the identity, and it cannot move to another domain."
         ),
         remediation=(
-            "With did:plc, keep a rotation key you hold (see rotation-key-custody) so the identity "
-            "stays yours whatever the directory's fate. A did:web is only as independent as its "
-            "domain: host it on a domain you own and keep the registration current."
+            "With did:plc, keep a rotation key you hold (see rotation-key-custody) so the "
+            "identity stays yours whatever the directory's fate. A did:web is only as independent "
+            "as its domain: host it on a domain you own and keep the registration current."
         ),
         data_keys={
             "method": "plc or web",
@@ -54,13 +52,13 @@ class DidMethodCheck:
         doc = expect(evidence.did_document, DidDocumentFetch)
         where = "/did_document/exchange"
         if doc.method == "plc":
-            operator = attribute_host(doc.exchange.url)
+            operator = attribute_host(doc.exchange.url, sandbox=evidence.sandbox)
             return partial(
                 f"did:plc, resolved through the PLC directory at {operator.host}, operated by "
                 f"{operator.operator_name}: it can withhold your identity, not forge it",
                 finding(
-                    f"The DID document was served by {doc.exchange.url} "
-                    f"(operator: {operator.operator_name}; {operator.source}).",
+                    f"The DID document was served by {doc.exchange.url} (operator: "
+                    f"{operator.operator_name}; {operator.source}).",
                     where,
                 ),
                 score=PLC_SCORE,
@@ -78,7 +76,7 @@ class DidMethodCheck:
                 },
             )
         host = syntax.did_web_host(doc.did)
-        owner = attribute_host(host)
+        owner = attribute_host(host, sandbox=evidence.sandbox)
         data = {
             "method": "web",
             "directory_url": None,

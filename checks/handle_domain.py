@@ -22,12 +22,12 @@ class HandleDomainCheck:
         category=Category.IDENTITY,
         weight=3.0,
         requires=("did_document",),
-        uses=("handle_resolutions", "input_handle", "did"),
+        uses=("handle_resolutions", "input_handle", "did", "sandbox"),
         rationale=(
             "Your handle is your name on the network. Under a provider's domain (like "
             "alice.bsky.social) the provider decides whether you keep it, and it stays behind if "
-            "you "
-            "leave. On a domain you own, the name goes wherever you go and nobody else can take it."
+            "you leave. On a domain you own, the name goes wherever you go and nobody else can "
+            "take it."
         ),
         remediation=(
             "Use a domain you own as your handle: add the DNS TXT record `_atproto.<domain>` with "
@@ -59,7 +59,7 @@ class HandleDomainCheck:
                     "operator_source": None,
                 },
             )
-        owner = attribute_host(handle)
+        owner = attribute_host(handle, sandbox=evidence.sandbox)
         domain = registrable_domain(handle)
         pds = expect(evidence.did_document, DidDocumentFetch).parsed.pds_endpoint
         pds_domain = registrable_domain(attribute_host(pds).host) if pds else None

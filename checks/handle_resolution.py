@@ -12,16 +12,28 @@ from auditor.models.report import Category, Finding
 SPEC = "https://atproto.com/specs/handle"
 
 
+def _resolution_pointer(evidence: Evidence, handle: str) -> str:
+    index = next(i for i, r in enumerate(evidence.handle_resolutions) if r.handle == handle)
+    return f"/handle_resolutions/{index}"
+
+
 def _method_findings(evidence: Evidence, outcome: identity.HandleOutcome) -> list[Finding]:
-    index = next(i for i, r in enumerate(evidence.handle_resolutions) if r.handle == outcome.handle)
+    base = _resolution_pointer(evidence, outcome.handle)
     found = []
     for name, result, label in (
         ("dns", outcome.dns, f"DNS TXT _atproto.{outcome.handle}"),
         ("https", outcome.https, f"https://{outcome.handle}/.well-known/atproto-did"),
     ):
         text = f"{label} → {result.did}" if result.did else f"{label}: {result.problem}"
-        found.append(finding(text, f"/handle_resolutions/{index}/{name}"))
+        found.append(finding(text, f"{base}/{name}"))
     return found
+
+
+_REPAIR = {
+    "multiple_records": "Delete all but one `did=` TXT record at _atproto.<your handle>.",
+    "invalid_did": "Fix the answer that is not a DID: the TXT value must be `did=<your DID>` and "
+    "the /.well-known/atproto-did file must contain only your DID.",
+}
 
 
 class HandleResolutionCheck:
@@ -36,18 +48,16 @@ class HandleResolutionCheck:
         uses=("handle_resolutions", "input_handle", "did"),
         rationale=(
             "A handle is only a name until it is proven: the domain must point to the DID (by a "
-            "DNS "
-            "TXT record or an HTTPS file) and the DID document must name the handle back. If "
-            "either "
-            "side breaks, apps show your account as 'invalid handle' and nobody can find you by "
-            "name."
+            "DNS TXT record or an HTTPS file) and the DID document must name the handle back. If "
+            "either side breaks, apps show your account as 'invalid handle' and nobody can find "
+            "you by name."
         ),
         remediation=(
             "Publish exactly one DNS TXT record `_atproto.<your handle>` with the value "
             "`did=<your DID>` (or serve the DID at https://<your "
-            "handle>/.well-known/atproto-did), and "
-            "make sure your DID document lists `at://<your handle>` first in alsoKnownAs (your PDS "
-            "does this when you change the handle in your app)."
+            "handle>/.well-known/atproto-did), and make sure your DID document lists `at://<your "
+            "handle>` first in alsoKnownAs (your PDS does this when you change the handle in your "
+            "app)."
         ),
         data_keys={
             "handle": "the handle checked (given, or claimed by the DID document)",
@@ -73,7 +83,13 @@ class HandleResolutionCheck:
         }
         findings = _method_findings(evidence, outcome) if outcome else []
         if not result.verified:
-            findings.append(finding(result.reason.capitalize() + ".", "/did_document/document"))
+            resolved_here = outcome is not None and outcome.did == evidence.did
+            where = (
+                "/did_document/document"
+                if resolved_here or outcome is None
+                else _resolution_pointer(evidence, outcome.handle)
+            )
+            findings.append(finding(result.reason.capitalize() + ".", where))
             return failed(f"Handle not verified: {result.reason}", *findings, data=data)
         assert outcome is not None
         if outcome.conflict:
@@ -88,13 +104,17 @@ class HandleResolutionCheck:
                 ),
                 data=data,
             )
-        if outcome.dns.answered and outcome.dns.did is None and outcome.dns.problem:
-            if "did= TXT records" in outcome.dns.problem:
-                return partial(
-                    f"{result.handle} is verified via HTTPS, but DNS has conflicting did= records",
-                    *findings,
-                    score=0.5,
-                    remediation="Delete all but one `did=` TXT record at _atproto.<your handle>.",
-                    data=data,
-                )
-        return passed(f"{result.reason}", *findings, data=data)
+        broken = next(
+            (m for m in (outcome.dns, outcome.https) if m.kind in identity.BROKEN_ANSWERS), None
+        )
+        if broken is not None:
+            other = "DNS" if broken is outcome.dns else "HTTPS"
+            return partial(
+                f"{result.handle} is verified via {outcome.method}, but {other} gives a broken "
+                f"answer: {broken.problem}",
+                *findings,
+                score=0.5,
+                remediation=_REPAIR[broken.kind],
+                data=data,
+            )
+        return passed(result.reason, *findings, data=data)

@@ -16,7 +16,9 @@ from auditor.models.evidence import Evidence, PlcAuditLogFetch
 from auditor.models.report import Category
 
 
-def _history(operations: list[plc.OpVerification]) -> tuple[list[dict[str, JsonValue]], ...]:
+def _history(
+    operations: list[plc.OpVerification], sandbox: bool
+) -> tuple[list[dict[str, JsonValue]], ...]:
     """Distinct consecutive handles and PDS endpoints of the valid chain, oldest first."""
     handles: list[dict[str, JsonValue]] = []
     endpoints: list[dict[str, JsonValue]] = []
@@ -30,7 +32,7 @@ def _history(operations: list[plc.OpVerification]) -> tuple[list[dict[str, JsonV
         service = op.state_after.services.get("atproto_pds")
         endpoint = service.endpoint.rstrip("/") if service else None
         if endpoint and (not endpoints or endpoints[-1]["endpoint"] != endpoint):
-            owner = attribute_host(endpoint)
+            owner = attribute_host(endpoint, sandbox=sandbox)
             endpoints.append(
                 {
                     "endpoint": endpoint,
@@ -51,6 +53,7 @@ class IdentityHistoryCheck:
         category=Category.PORTABILITY,
         weight=1.0,
         requires=("plc_audit_log",),
+        uses=("sandbox",),
         rationale=(
             "The PLC log is public history: every handle and every server the identity ever used. "
             "An account that has already moved from one operator to another has shown, not just "
@@ -71,12 +74,12 @@ class IdentityHistoryCheck:
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         log = expect(evidence.plc_audit_log, PlcAuditLogFetch).verification
-        handles, endpoints = _history(log.operations)
+        handles, endpoints = _history(log.operations, evidence.sandbox)
         crossings = [(a, b) for a, b in pairwise(endpoints) if a["operator"] != b["operator"]]
         moves = len(crossings)
         data: dict[str, JsonValue] = {
-            "handles": handles,  # type: ignore[dict-item]
-            "pds_endpoints": endpoints,  # type: ignore[dict-item]
+            "handles": list[JsonValue](handles),
+            "pds_endpoints": list[JsonValue](endpoints),
             "operator_moves": moves,
         }
         findings = [
@@ -92,19 +95,26 @@ class IdentityHistoryCheck:
             )
             for e in endpoints
         ]
-        prefix = "" if log.valid else "(from an unverified log) "
+        if not log.valid:
+            # History read from a log that fails verification proves nothing: shown, not scored.
+            return info(
+                f"The PLC log does not verify ({log.reason}); the history shown stops where "
+                "verification failed and is not evidence of anything",
+                *findings,
+                data=data,
+            )
         if moves:
             first_move = crossings[0]
             return passed(
-                f"{prefix}Moved between operators {moves} time(s), first from "
-                f"{first_move[0]['operator']} to {first_move[1]['operator']} on "
-                f"{str(first_move[1]['since'])[:10]}: exit has been exercised",
+                f"Moved between operators {moves} time(s), first from {first_move[0]['operator']} "
+                f"to {first_move[1]['operator']} on {str(first_move[1]['since'])[:10]}: exit has "
+                "been exercised",
                 *findings,
                 data=data,
             )
         return info(
-            f"{prefix}{len(handles)} handle(s) and {len(endpoints)} PDS endpoint(s) in the "
-            "history, never a move between operators: exit has not been tested",
+            f"{len(handles)} handle(s) and {len(endpoints)} PDS endpoint(s) in the history, never "
+            "a move between operators: exit has not been tested",
             *findings,
             data=data,
         )

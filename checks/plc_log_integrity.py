@@ -52,8 +52,8 @@ class PlcLogIntegrityCheck:
         ),
         remediation=(
             "An invalid history or a document that does not match it is a serious anomaly: save "
-            "this report's JSON (it carries the log), and raise it with the PLC directory operator "
-            "and your PDS operator."
+            "this report's JSON (it carries the log), and raise it with the PLC directory "
+            "operator and your PDS operator."
         ),
         data_keys={
             "valid": "true when every operation verified",

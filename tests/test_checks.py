@@ -7,7 +7,7 @@ check that passes here passes for the reason it claims.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,8 @@ from auditor.crypto import PrivateKey
 from auditor.models.evidence import Evidence
 from auditor.models.report import CheckResult, Status
 from auditor.runner import run_check
+from auditor.sandbox.identities import PlcIdentity
+from checks.did_document import DidDocumentCheck
 from checks.did_method import DidMethodCheck
 from checks.handle_domain import HandleDomainCheck
 from checks.handle_resolution import HandleResolutionCheck
@@ -25,10 +27,10 @@ from checks.identity_history import IdentityHistoryCheck
 from checks.plc_log_integrity import PlcLogIntegrityCheck
 from checks.rotation_key_custody import RotationKeyCustodyCheck
 from tests.support.fakenet import FakeNet
-from tests.support.identities import PlcIdentity
 from tests.support.operators import attribute_keys_to
 
 BSKY_PDS = "https://morel.us-east.host.bsky.network"
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 OWN_PDS = "https://pds.alice.example"
 CONFORMANCE = Path(__file__).parent / "conformance" / "plc-audit-logs"
 
@@ -290,7 +292,10 @@ def test_custody_fails_when_the_operator_holds_every_key(
     fakenet.account(identity)
     result = run(RotationKeyCustodyCheck(), fakenet.gather("alice.bsky.social"))
     assert result.status is Status.FAIL
-    assert "Bluesky Social PBC holds every rotation key" in result.summary
+    # the test keys are attributed as "derived" (inferred from logs), as Bluesky's real ones are
+    assert "Every rotation key is Bluesky Social PBC's (attributed from public PLC logs)" in (
+        result.summary
+    )
     assert result.data["other_keys"] == []
     assert len(result.data["operator_keys"]) == 2  # type: ignore[arg-type]
     assert result.data["hosting_operator"] == "Bluesky Social PBC"
@@ -299,9 +304,10 @@ def test_custody_fails_when_the_operator_holds_every_key(
 def test_custody_passes_when_an_unattributed_key_outranks_the_operator(
     fakenet: FakeNet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given an account the operator created (its key signed the genesis) with the user's key first
     operator, mine = key(), key()
     attribute_keys_to(monkeypatch, [operator])
-    identity = PlcIdentity("alice.bsky.social", BSKY_PDS, [mine, operator])
+    identity = PlcIdentity("alice.bsky.social", BSKY_PDS, [mine, operator], genesis_signer=operator)
     fakenet.account(identity)
     result = run(RotationKeyCustodyCheck(), fakenet.gather("alice.bsky.social"))
     assert result.status is Status.PASS
@@ -324,12 +330,45 @@ def test_custody_partial_when_the_operator_outranks_the_users_key(
     assert "--first" in result.remediation
 
 
-def test_custody_partial_when_no_key_is_attributed(fakenet: FakeNet) -> None:
-    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+def test_custody_does_not_credit_a_provider_key_that_acts_for_the_pds(fakenet: FakeNet) -> None:
+    # Given a provider no data names, whose key is first and signed every operation, with a
+    # known Bluesky key second (the reviewer's case: "unknown" must not mean "the user's")
+    provider = key()
+    identity = PlcIdentity("alice.example.com", "https://pds.someprovider.net", [provider])
+    identity.update(handle="alice.example.org", signer=provider)
     fakenet.account(identity)
-    result = run(RotationKeyCustodyCheck(), fakenet.gather("alice.example.com"))
+    result = run(RotationKeyCustodyCheck(), fakenet.gather("alice.example.org"))
     assert result.status is Status.PARTIAL
-    assert "cannot tell" in result.summary
+    assert "presumably the PDS operator's" in result.summary
+    assert result.data["host_keys"] == [provider.public_key.did_key]
+    assert result.data["other_keys"] == []
+
+
+def test_custody_credits_a_key_that_recovered_from_the_pds(fakenet: FakeNet) -> None:
+    # Given the PDS's key renamed the account and the user's higher key undid it within 72 h
+    mine, server = key(), key()
+    identity = PlcIdentity("dana.example.com", OWN_PDS, [mine, server], genesis_signer=server)
+    identity.update(handle="hijacked.example.com", signer=server)
+    identity.recover(back_to=0, signer=mine, after=timedelta(hours=20))
+    fakenet.account(identity)
+    result = run(RotationKeyCustodyCheck(), fakenet.gather("dana.example.com"))
+    assert result.status is Status.PASS
+    assert result.data["host_keys"] == [server.public_key.did_key]
+    assert result.data["other_keys"] == [mine.public_key.did_key]
+
+
+def test_sandbox_keys_count_only_on_sandbox_evidence(fakenet: FakeNet) -> None:
+    # The sandbox's "Bluesky" keys are public seeds: on live evidence they are nobody's.
+    from auditor.sandbox.world import operator_keys
+
+    bluesky = operator_keys()["bluesky"]
+    identity = PlcIdentity("alice.bsky.social", BSKY_PDS, bluesky, genesis_signer=bluesky[1])
+    fakenet.account(identity)
+    live = fakenet.gather("alice.bsky.social")
+    assert live.sandbox is False
+    assert run(RotationKeyCustodyCheck(), live).data["operator_keys"] == []
+    marked = live.model_copy(update={"sandbox": True})
+    assert len(run(RotationKeyCustodyCheck(), marked).data["operator_keys"]) == 2  # type: ignore[arg-type]
 
 
 def test_custody_of_the_real_bsky_app_log_is_bluesky() -> None:
@@ -348,7 +387,7 @@ def test_custody_of_the_real_bsky_app_log_is_bluesky() -> None:
 
 
 def test_history_records_handles_and_a_move_between_operators(fakenet: FakeNet) -> None:
-    identity = PlcIdentity("alice.bsky.social", BSKY_PDS, [key()])
+    identity = PlcIdentity("alice.bsky.social", BSKY_PDS, [key()], created=EPOCH)
     identity.update(handle="alice.example.com", after=timedelta(days=10))
     identity.update(pds=OWN_PDS, after=timedelta(days=20))
     fakenet.account(identity)
@@ -375,3 +414,77 @@ def test_history_without_moves_is_info(fakenet: FakeNet) -> None:
     assert result.score is None
     assert result.data["operator_moves"] == 0
     assert len(result.data["pds_endpoints"]) == 2  # type: ignore[arg-type]
+
+
+# --- did-document -------------------------------------------------------------------------------
+
+
+def test_did_document_passes_with_key_and_pds(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity)
+    result = run(DidDocumentCheck(), fakenet.gather("alice.example.com"))
+    assert result.status is Status.PASS
+    assert result.data["signing_key"] == identity.signing.public_key.did_key
+    assert result.data["pds_endpoint"] == OWN_PDS
+    assert result.data["problems"] == []
+
+
+def test_did_document_without_pds_fails(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity)
+    document = identity.document()
+    document["service"] = []
+    fakenet.router.get(f"https://plc.directory/{identity.did}").mock(
+        return_value=httpx.Response(200, json=document)
+    )
+    result = run(DidDocumentCheck(), fakenet.gather(identity.did))
+    assert result.status is Status.FAIL
+    assert "no usable PDS" in result.summary
+    assert any("no #atproto_pds service" in f.message.lower() for f in result.findings)
+
+
+def test_a_document_naming_another_did_is_not_this_identity(fakenet: FakeNet) -> None:
+    # Given a did:web host serving a document for some other DID
+    from auditor.models.common import FailureKind, ProbeFailure
+
+    document = {"id": "did:web:someone-else.example.com", "alsoKnownAs": ["at://alice.example.com"]}
+    fakenet.route("https://alice.example.com/.well-known/did.json", json=document)
+    fakenet.handle_dns("alice.example.com", "did=did:web:alice.example.com")
+    fakenet.handle_https("alice.example.com", "did:web:alice.example.com")
+    evidence = fakenet.gather("alice.example.com")
+    assert isinstance(evidence.did_document, ProbeFailure)
+    assert evidence.did_document.kind is FailureKind.INVALID_RESPONSE
+    assert "did:web:someone-else.example.com" in evidence.did_document.message
+    assert evidence.unresolved_reason is not None
+
+
+def test_a_broken_https_answer_makes_a_verified_handle_partial(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity, https=False)
+    fakenet.handle_https("alice.example.com", "<html>welcome</html>")
+    result = run(HandleResolutionCheck(), fakenet.gather("alice.example.com"))
+    assert result.status is Status.PARTIAL
+    assert "HTTPS gives a broken answer" in result.summary
+    assert "/.well-known/atproto-did file must contain only your DID" in result.remediation
+
+
+def test_history_from_an_invalid_log_is_informational(fakenet: FakeNet) -> None:
+    identity = PlcIdentity("alice.bsky.social", BSKY_PDS, [key()])
+    identity.update(pds=OWN_PDS, handle="alice.example.com", signer=key())  # not a rotation key
+    fakenet.route(f"https://plc.directory/{identity.did}/log/audit", json=identity.entries)
+    fakenet.router.get(f"https://plc.directory/{identity.did}").mock(
+        return_value=httpx.Response(200, json=_doc_of(identity, 0))
+    )
+    fakenet.handle_dns("alice.bsky.social", f"did={identity.did}")
+    fakenet.pds(BSKY_PDS)
+    result = run(IdentityHistoryCheck(), fakenet.gather(identity.did))
+    assert result.status is Status.INFO
+    assert result.score is None
+    assert "does not verify (invalid_signature)" in result.summary
+
+
+def _doc_of(identity: PlcIdentity, index: int) -> dict[str, object]:
+    from auditor import plc
+
+    state = plc.operation_state(identity.entries[index]["operation"])
+    return plc.document_from_state(identity.did, state)

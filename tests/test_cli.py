@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from auditor.cli import app
 from auditor.crypto import PrivateKey
+from auditor.sandbox.identities import PlcIdentity
 from tests.support.fakenet import FakeNet
-from tests.support.identities import PlcIdentity
 
 runner = CliRunner()
 
@@ -25,7 +25,7 @@ def account(fakenet: FakeNet, monkeypatch: pytest.MonkeyPatch) -> PlcIdentity:
         "alice.example.com", "https://pds.example.com", [PrivateKey.generate("k256")]
     )
     fakenet.account(identity)
-    monkeypatch.setattr("auditor.api.DnspythonResolver", lambda *a, **k: fakenet.resolver)
+    monkeypatch.setattr("auditor.session.DnspythonResolver", lambda *a, **k: fakenet.resolver)
     return identity
 
 
@@ -146,7 +146,7 @@ def test_fail_under(account: PlcIdentity) -> None:
 def test_unresolvable_handle_is_exit_3_with_a_null_band(
     fakenet: FakeNet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("auditor.api.DnspythonResolver", lambda *a, **k: fakenet.resolver)
+    monkeypatch.setattr("auditor.session.DnspythonResolver", lambda *a, **k: fakenet.resolver)
     fakenet.handle_https("ghost.example.com", "nope", status=404)
     result = runner.invoke(app, ["check", "ghost.example.com", "--format", "json"])
     assert result.exit_code == 3

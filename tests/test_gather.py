@@ -12,8 +12,8 @@ from auditor.models.evidence import (
     PlcAuditLogFetch,
     WellKnownAnswer,
 )
+from auditor.sandbox.identities import PlcIdentity
 from tests.support.fakenet import FakeNet
-from tests.support.identities import PlcIdentity
 
 PDS = "https://pds.example.com"
 

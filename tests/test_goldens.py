@@ -1,43 +1,51 @@
-"""Recorded evidence -> report in every format == the committed ``sample_reports/`` files.
+"""The sandbox's scenario accounts, audited in process, in every format == ``sample_reports/``.
 
-Renderers never read the clock, so these are byte-for-byte. ``pytest --update-goldens`` rewrites
-them from the current code; review the diff like any other change.
+Measured durations are zeroed (``without_timings``) and renderers never read the clock, so these
+are byte-for-byte. ``pytest --update-goldens`` (``make goldens``) rewrites them from the current
+code; review the diff like any other change.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from auditor.api import rescore
-from auditor.models.evidence import Evidence
 from auditor.models.report import Report
 from auditor.render import OutputFormat, render
+from auditor.sandbox.demo import SUFFIXES, DemoResult, audit_scenarios, default_scenarios
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_reports"
-EVIDENCE = sorted((SAMPLES / "evidence").glob("*.json"))
-SUFFIX = {OutputFormat.TEXT: "txt", OutputFormat.JSON: "json", OutputFormat.HTML: "html"}
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, DemoResult]:
+    return {r.scenario: r for r in asyncio.run(audit_scenarios(stable=True))}
 
 
 def _compare(path: Path, text: str, update: bool) -> None:
     if update:
         path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"{path} missing: run pytest --update-goldens"
-    assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run pytest --update-goldens"
+    assert path.exists(), f"{path} missing: run make goldens"
+    assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run make goldens"
 
 
-def test_there_are_samples() -> None:
-    assert {p.stem for p in EVIDENCE} >= {"bsky-app", "self-hosted", "unresolvable"}
-
-
-@pytest.mark.parametrize("evidence_file", EVIDENCE, ids=[p.stem for p in EVIDENCE])
+@pytest.mark.parametrize("scenario", default_scenarios())
 @pytest.mark.parametrize("fmt", list(OutputFormat), ids=[f.value for f in OutputFormat])
-def test_golden(evidence_file: Path, fmt: OutputFormat, update_goldens: bool) -> None:
-    evidence = Evidence.model_validate_json(evidence_file.read_text())
-    report = rescore(evidence, strict=True)
-    _compare(SAMPLES / f"{evidence_file.stem}.{SUFFIX[fmt]}", render(report, fmt), update_goldens)
+def test_golden(
+    results: dict[str, DemoResult], scenario: str, fmt: OutputFormat, update_goldens: bool
+) -> None:
+    report = results[scenario].report
+    _compare(SAMPLES / f"{scenario}.{SUFFIXES[fmt]}", render(report, fmt), update_goldens)
+
+
+def test_no_stale_sample_files() -> None:
+    expected = {f"{s}.{suffix}" for s in default_scenarios() for suffix in SUFFIXES.values()}
+    present = {p.name for p in SAMPLES.iterdir()} - {"report.schema.json", "README.md"}
+    assert present == expected
 
 
 def test_committed_schema_matches_the_models(update_goldens: bool) -> None:
@@ -45,10 +53,28 @@ def test_committed_schema_matches_the_models(update_goldens: bool) -> None:
     _compare(SAMPLES / "report.schema.json", schema, update_goldens)
 
 
-REPORTS = sorted(p for p in SAMPLES.glob("*.json") if p.name != "report.schema.json")
+def _resolve(document: Any, pointer: str) -> Any:
+    """RFC 6901 lookup."""
+    for token in pointer.lstrip("/").split("/") if pointer != "/" else []:
+        token = token.replace("~1", "/").replace("~0", "~")
+        document = document[int(token)] if isinstance(document, list) else document[token]
+    return document
 
 
-@pytest.mark.parametrize("report_file", REPORTS, ids=[p.stem for p in REPORTS])
-def test_sample_json_reports_parse_as_reports(report_file: Path) -> None:
-    report = Report.model_validate_json(report_file.read_text())
-    assert report.schema_version == "1.0"
+def test_every_finding_points_at_existing_evidence(results: dict[str, DemoResult]) -> None:
+    for result in results.values():
+        evidence = json.loads(result.report.evidence.model_dump_json())
+        for check in result.report.checks:
+            for finding in check.findings:
+                try:
+                    _resolve(evidence, finding.evidence)
+                except (KeyError, IndexError, ValueError, TypeError):
+                    pytest.fail(f"{result.scenario} {check.id}: {finding.evidence} is not there")
+
+
+def test_sandbox_reports_say_so(results: dict[str, DemoResult]) -> None:
+    for result in results.values():
+        report = result.report
+        assert report.sandbox, result.scenario
+        assert "SANDBOX DATA" in render(report, OutputFormat.TEXT)
+        assert "Sandbox data." in render(report, OutputFormat.HTML)

@@ -65,7 +65,7 @@ def test_installed_wheel_renders_html_from_its_own_templates(wheel: Path, tmp_pa
         check=True,
         capture_output=True,
     )
-    evidence = ROOT / "sample_reports" / "evidence" / "self-hosted.json"
+    evidence = ROOT / "sample_reports" / "bsky-default.json"  # a JSON report: its evidence is used
     code = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
         "import auditor.render.html as h\n"
@@ -84,4 +84,4 @@ def test_installed_wheel_renders_html_from_its_own_templates(wheel: Path, tmp_pa
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("<!DOCTYPE html>")
-    assert (ROOT / "sample_reports" / "self-hosted.html").read_text() == result.stdout
+    assert (ROOT / "sample_reports" / "bsky-default.html").read_text() == result.stdout

@@ -20,9 +20,9 @@ from auditor.registry import (
     select_checks,
 )
 from auditor.runner import run_check
+from auditor.sandbox.identities import PlcIdentity
 from checks import ALL_CHECKS
 from tests.support.fakenet import FakeNet
-from tests.support.identities import PlcIdentity
 
 
 def test_ids_are_unique_kebab_case_and_meta_is_complete() -> None:
@@ -110,7 +110,7 @@ def test_plugins_load_and_broken_ones_become_warnings(monkeypatch: pytest.Monkey
         ),
     )
     loaded = load_checks()
-    assert loaded.ids()[-1] == "third-party-example"
+    assert loaded.checks[-1].meta.id == "third-party-example"
     assert len(loaded.checks) == len(ALL_CHECKS) + 1
     warnings = "\n".join(loaded.warnings)
     assert len(loaded.warnings) == 5

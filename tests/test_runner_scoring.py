@@ -12,9 +12,9 @@ from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import Evidence, NotCollected
 from auditor.models.report import Band, Category, CheckResult, Status
 from auditor.runner import run_check, run_checks
+from auditor.sandbox.identities import PlcIdentity
 from auditor.scoring import CATEGORY_WEIGHTS, band_for, effective_weights, score_results
 from tests.support.fakenet import FakeNet
-from tests.support.identities import PlcIdentity
 
 
 def make_check(
@@ -66,6 +66,7 @@ def test_failed_required_evidence_is_error_with_the_probe_message(evidence: Evid
     result = run_check(make_check("needs-pds", passed("ok"), requires=("pds_health",)), broken)  # type: ignore[arg-type]
     assert result.status is Status.ERROR
     assert result.error == "GET x: timed out"
+    assert result.error_reason == "evidence_unavailable"
     assert result.score is None
     assert result.remediation == ""
 
@@ -84,6 +85,7 @@ def test_a_raising_check_is_contained_unless_strict(evidence: Evidence) -> None:
     result = run_check(check, evidence)  # type: ignore[arg-type]
     assert result.status is Status.ERROR
     assert result.error == "ZeroDivisionError: division by zero"
+    assert result.error_reason == "bug"
     with pytest.raises(ZeroDivisionError):
         run_check(check, evidence, strict=True)  # type: ignore[arg-type]
 

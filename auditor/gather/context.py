@@ -13,6 +13,7 @@ from auditor.net.deadline import Deadline
 from auditor.net.dns import DnsError, Resolver
 from auditor.net.fetch import Fetcher
 from auditor.settings import AuditSettings
+from auditor.text import one_line
 
 T = TypeVar("T")
 
@@ -46,7 +47,9 @@ async def guarded(source: str, probe: Callable[[], Awaitable[T]]) -> T | ProbeFa
         return ProbeFailure(
             kind=FailureKind.INTERNAL,
             source=source,
-            message=f"{source}: decaudit failed while probing ({type(exc).__name__}: {exc})",
+            message=one_line(
+                f"{source}: decaudit failed while probing ({type(exc).__name__}: {exc})"
+            ),
         )
 
 

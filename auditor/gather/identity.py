@@ -10,7 +10,7 @@ from pydantic import JsonValue
 
 from auditor import syntax
 from auditor.gather.context import GatherContext, elapsed_ms, guarded, lookup_txt
-from auditor.models.common import ProbeFailure
+from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import (
     DidDocumentFetch,
     DnsTxtAnswer,
@@ -84,6 +84,18 @@ async def _did_document(ctx: GatherContext, did: str) -> DidDocumentFetch | Prob
     method: Literal["plc", "web"] = "plc" if did.startswith("did:plc:") else "web"
     # json.loads output is JSON by construction; pydantic validates it again on the way in.
     document = cast(JsonValue, result.body)
+    claimed_id = document.get("id") if isinstance(document, dict) else None
+    if claimed_id != did:
+        # The reference resolvers reject a document that names another DID: it is not this
+        # identity's document, whatever else it says.
+        return ProbeFailure(
+            kind=FailureKind.INVALID_RESPONSE,
+            source=result.exchange.url,
+            message=f"GET {result.exchange.url}: the document's id is {str(claimed_id)[:120]!r}, "
+            f"not {did}",
+            http_status=result.exchange.status,
+            elapsed_ms=result.exchange.elapsed_ms,
+        )
     return DidDocumentFetch(did=did, method=method, exchange=result.exchange, document=document)
 
 

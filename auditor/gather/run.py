@@ -93,4 +93,5 @@ async def gather_evidence(
         plc_audit_log=audit_log,
         pds_health=pds_health,
         unresolved_reason=unresolved,
+        sandbox=ctx.fetcher.saw_sandbox,
     )

@@ -1,2 +1,1 @@
-"""The pydantic model tree: one set of classes is the runtime type, the JSON output and the
-schema."""
+"""The pydantic model tree: one set of classes is the runtime type, the JSON and the schema."""

@@ -3,19 +3,17 @@
 Gatherers (``auditor.gather``) produce these models and nothing else does I/O. Each probe slot holds
 either its success model (``outcome: "ok"``), a :class:`ProbeFailure` (``outcome: "failed"``) or
 :class:`NotCollected` (``outcome: "skipped"``, with the reason: not applicable to this account, or
-not
-asked for). Raw documents are kept raw (the DID document, the PLC audit log); their interpretation
-is
-done by pure functions (:mod:`auditor.diddoc`, :mod:`auditor.plc`) exposed here as cached
-properties,
-so re-rendering an old evidence file applies today's interpretation.
+not asked for). Raw documents are kept raw (the DID document, the PLC audit log); their
+interpretation is done by pure functions (:mod:`auditor.diddoc`, :mod:`auditor.plc`) exposed here as
+cached properties, so re-rendering an old evidence file applies today's interpretation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import Field, JsonValue
 
@@ -103,8 +101,8 @@ class PlcAuditLogFetch(Model):
     @cached_property
     def verification(self) -> plc.LogVerification:
         """Full verification of the log (signatures, chain, nullification rules)."""
-        entries = self.entries if isinstance(self.entries, list) else [self.entries]
-        return plc.verify_audit_log(self.did, list(entries))
+        # Passed as received: a body that is not a JSON array is reported as ``malformed_log``.
+        return plc.verify_audit_log(self.did, cast(Sequence[object], self.entries))
 
 
 class PdsHealth(Model):
@@ -157,6 +155,8 @@ class Evidence(Model):
     pds_health: PdsHealthSlot
     unresolved_reason: str | None = None
     """Why no DID document could be had (then no check runs)."""
+    sandbox: bool = False
+    """The answers came from decaudit's sandbox network (simulated data, not real accounts)."""
 
     def resolution_for(self, handle: str) -> HandleResolution | None:
         """The recorded resolution of ``handle``, if one was made."""

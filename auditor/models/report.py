@@ -35,6 +35,15 @@ class Status(StrEnum):
 SCORED_STATUSES = frozenset({Status.PASS, Status.PARTIAL, Status.FAIL})
 
 
+class ErrorReason(StrEnum):
+    """Why a check could not be judged."""
+
+    EVIDENCE_UNAVAILABLE = "evidence_unavailable"
+    """Evidence it requires failed to gather."""
+    BUG = "bug"
+    """The check itself raised (a bug in decaudit or in a plugin)."""
+
+
 class Category(StrEnum):
     """The layers of an account that decaudit scores."""
 
@@ -91,6 +100,9 @@ class CheckResult(Model):
     """Specs and articles backing the check."""
     error: str | None = None
     """For status ``error``: what was missing or what broke."""
+    error_reason: ErrorReason | None = None
+    """For status ``error``: ``evidence_unavailable`` (a probe failed) or ``bug`` (the check
+    raised)."""
 
 
 class CategoryScore(Model):
@@ -132,6 +144,8 @@ class Report(Model):
     """The check ids that ran, when ``--select``/``--skip`` narrowed them; null for all."""
     categories: list[CategoryScore] = []
     checks: list[CheckResult] = []
+    sandbox: bool = False
+    """The evidence came from decaudit's sandbox network: simulated accounts, not real ones."""
     warnings: list[str] = []
     """Problems of the run itself (a broken plugin, a deselected id that does not exist)."""
     evidence: Evidence

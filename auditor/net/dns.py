@@ -34,6 +34,7 @@ import dns.rdatatype
 import dns.resolver
 
 from auditor.models.common import FailureKind
+from auditor.text import one_line
 
 IPAddress = IPv4Address | IPv6Address
 
@@ -214,8 +215,13 @@ class DnspythonResolver:
 
     def _settle(self, key: tuple[str, str], task: asyncio.Task[_Answer]) -> None:
         self._pending.pop(key, None)
-        if not task.cancelled():
-            self._answers[key] = task.result()
+        if task.cancelled():
+            return
+        answer = task.result()
+        # A timeout says nothing about the name, only about that moment (and about the first
+        # caller's remaining budget): a later caller in the same run asks again.
+        if not (isinstance(answer, DnsError) and answer.kind is FailureKind.TIMEOUT):
+            self._answers[key] = answer
 
     async def _query(self, name: str, rdtype: str, timeout: float) -> _Answer:
         self.lookups += 1
@@ -257,20 +263,15 @@ def dns_error_from(exc: BaseException, name: str, rdtype: str) -> DnsError:
         return DnsError(FailureKind.TIMEOUT, name, rdtype, "timed out (no nameserver answered)")
     if isinstance(exc, dns.resolver.NoNameservers):
         return DnsError(
-            FailureKind.DNS_ERROR, name, rdtype, f"every nameserver failed: {_one_line(exc)}"
+            FailureKind.DNS_ERROR, name, rdtype, f"every nameserver failed: {one_line(exc)}"
         )
     if isinstance(exc, dns.resolver.NoResolverConfiguration):
         return DnsError(
             FailureKind.DNS_ERROR, name, rdtype, "no system DNS configuration; use --nameserver"
         )
     if isinstance(exc, dns.name.NameTooLong | dns.name.LabelTooLong | dns.name.EmptyLabel):
-        return DnsError(FailureKind.DNS_ERROR, name, rdtype, f"invalid DNS name: {_one_line(exc)}")
-    return DnsError(FailureKind.DNS_ERROR, name, rdtype, _one_line(exc))
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+        return DnsError(FailureKind.DNS_ERROR, name, rdtype, f"invalid DNS name: {one_line(exc)}")
+    return DnsError(FailureKind.DNS_ERROR, name, rdtype, one_line(exc))
 
 
 class StaticResolver:

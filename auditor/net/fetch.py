@@ -33,7 +33,8 @@ import email.utils
 import json
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, NoReturn
@@ -45,6 +46,7 @@ from auditor.net.deadline import Deadline
 from auditor.net.dns import DnsError
 from auditor.net.transport import REDIRECTED_FROM, PolicyError
 from auditor.settings import AuditSettings
+from auditor.text import one_line
 
 QueryParams = Mapping[str, str | int | float | bool | None]
 Sleep = Callable[[float], Awaitable[None]]
@@ -133,6 +135,10 @@ class _Stop(Exception):
         self.error_name = error_name
 
 
+SANDBOX_HEADER = "x-decaudit-sandbox"
+"""Sent by every host of decaudit's sandbox network (:mod:`auditor.sandbox`)."""
+
+
 class Fetcher:
     """GETs through the run's client, under the policy in this module's docstring.
 
@@ -153,6 +159,8 @@ class Fetcher:
         self.deadline = deadline
         self._sleep = sleep
         self._timeout = httpx.Timeout(settings.timeout)
+        self.saw_sandbox = False
+        """Whether any answer carried decaudit's sandbox marker (reports then say so)."""
 
     async def get_json(
         self,
@@ -163,7 +171,7 @@ class Fetcher:
         accept: str = "application/json",
     ) -> JsonResult | ProbeFailure:
         """GET ``url`` and parse JSON (``application/json`` or any ``+json`` type)."""
-        probe, outcome = await self._fetch(url, params, max_bytes, accept)
+        probe, outcome = await self._fetch(url, params, max_bytes, accept, self.settings.timeout)
         if isinstance(outcome, ProbeFailure):
             return outcome
         exchange = self._exchange(probe, outcome.response)
@@ -180,7 +188,9 @@ class Fetcher:
         self, url: str, *, params: QueryParams | None = None, max_bytes: int | None = None
     ) -> TextResult | ProbeFailure:
         """GET ``url`` as UTF-8 text (any content type)."""
-        probe, outcome = await self._fetch(url, params, max_bytes, TEXT_ACCEPT)
+        probe, outcome = await self._fetch(
+            url, params, max_bytes, TEXT_ACCEPT, self.settings.timeout
+        )
         if isinstance(outcome, ProbeFailure):
             return outcome
         try:
@@ -190,23 +200,38 @@ class Fetcher:
         return TextResult(exchange=self._exchange(probe, outcome.response), text=text)
 
     async def get_bytes(
-        self, url: str, *, params: QueryParams | None = None, max_bytes: int, accept: str
+        self,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        max_bytes: int,
+        accept: str,
+        budget: float | None = None,
     ) -> BytesResult | ProbeFailure:
-        """GET ``url`` as bytes, streamed under ``max_bytes`` (CAR exports and the like)."""
-        probe, outcome = await self._fetch(url, params, max_bytes, accept)
+        """GET ``url`` as bytes, streamed under ``max_bytes`` (CAR exports and the like).
+
+        ``budget`` bounds each attempt's total time (None: only the audit deadline and the
+        per-read timeout, for large downloads).
+        """
+        probe, outcome = await self._fetch(url, params, max_bytes, accept, budget)
         if isinstance(outcome, ProbeFailure):
             return outcome
         return BytesResult(exchange=self._exchange(probe, outcome.response), body=outcome.content)
 
     async def _fetch(
-        self, url: str, params: QueryParams | None, max_bytes: int | None, accept: str
+        self,
+        url: str,
+        params: QueryParams | None,
+        max_bytes: int | None,
+        accept: str,
+        budget: float | None,
     ) -> tuple[_Probe, _Body | ProbeFailure]:
         cap = self.settings.max_json_bytes if max_bytes is None else max_bytes
         probe = _Probe(source=url, current=httpx.URL())
         try:
             probe.current = _absolute_url(url, params)
             probe.source = str(probe.current)
-            return probe, await self._follow(probe, cap, accept)
+            return probe, await self._follow(probe, cap, accept, budget)
         except _Stop as stop:
             return probe, self._failure(
                 probe,
@@ -219,11 +244,22 @@ class Fetcher:
             kind, detail = self._classify(exc)
             return probe, self._failure(probe, kind, detail)
 
-    async def _follow(self, probe: _Probe, cap: int, accept: str) -> _Body:
+    async def _follow(self, probe: _Probe, cap: int, accept: str, budget: float | None) -> _Body:
         while True:
             self._check_deadline()
-            async with asyncio.timeout(self.deadline.remaining()):
-                outcome = await self._attempt(probe, cap, accept)
+            # A whole attempt (connect, headers, body) gets at most ``budget``: a server that
+            # drips one byte per second never trips the per-read timeout, but must not hold
+            # the audit until its deadline.
+            limit = self.deadline.remaining() if budget is None else self.deadline.cap(budget)
+            try:
+                async with asyncio.timeout(limit):
+                    outcome = await self._attempt(probe, cap, accept)
+            except TimeoutError:
+                if self.deadline.expired:
+                    raise
+                raise _Stop(
+                    FailureKind.TIMEOUT, f"no complete response within {limit:g} s"
+                ) from None
             if isinstance(outcome, _Body):
                 return outcome
             if isinstance(outcome, _Redirect):
@@ -241,6 +277,8 @@ class Fetcher:
             extensions={REDIRECTED_FROM: probe.previous} if probe.previous else None,
         )
         response = await self.client.send(request, stream=True)
+        if SANDBOX_HEADER in response.headers:
+            self.saw_sandbox = True
         try:
             return await self._outcome(probe, response, cap)
         finally:
@@ -329,18 +367,18 @@ class Fetcher:
                 return FailureKind.DEADLINE, self._deadline_detail()
             return FailureKind.TIMEOUT, _timeout_detail(exc, self.settings.timeout)
         if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
-            return FailureKind.INVALID_RESPONSE, f"not a fetchable http(s) URL: {_one_line(exc)}"
+            return FailureKind.INVALID_RESPONSE, f"not a fetchable http(s) URL: {one_line(exc)}"
         if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc):
             # httpx parses Location even with follow_redirects=False (to set next_request).
-            return FailureKind.INVALID_RESPONSE, f"invalid redirect: {_one_line(exc)}"
+            return FailureKind.INVALID_RESPONSE, f"invalid redirect: {one_line(exc)}"
         if isinstance(exc, httpx.DecodingError):
-            return FailureKind.INVALID_RESPONSE, f"undecodable body: {_one_line(exc)}"
+            return FailureKind.INVALID_RESPONSE, f"undecodable body: {one_line(exc)}"
         tls_error = _tls_cause(exc)
         if tls_error is not None:
-            return FailureKind.TLS, f"TLS failed: {_one_line(tls_error)}"
+            return FailureKind.TLS, f"TLS failed: {one_line(tls_error)}"
         if isinstance(exc, httpx.TransportError):
-            return FailureKind.NETWORK, f"{type(exc).__name__}: {_one_line(exc)}"
-        return FailureKind.INTERNAL, f"internal error: {type(exc).__name__}: {_one_line(exc)}"
+            return FailureKind.NETWORK, f"{type(exc).__name__}: {one_line(exc)}"
+        return FailureKind.INTERNAL, f"internal error: {type(exc).__name__}: {one_line(exc)}"
 
     def _failure(
         self,
@@ -355,7 +393,7 @@ class Fetcher:
         return ProbeFailure(
             kind=kind,
             source=probe.source,
-            message=_one_line(f"GET {probe.source}: {detail}{where}"),
+            message=one_line(f"GET {probe.source}: {detail}{where}"),
             http_status=http_status,
             error_name=error_name,
             elapsed_ms=probe.elapsed_ms,
@@ -385,14 +423,59 @@ def _check_content_length(response: httpx.Response, cap: int) -> None:
         raise _Stop(FailureKind.TOO_LARGE, f"Content-Length {declared} exceeds the {cap}-byte cap")
 
 
+_ZLIB_WBITS: Final = {"gzip": 31, "x-gzip": 31, "deflate": 47}
+"""zlib window settings: gzip wrapper, and zlib-or-gzip auto-detection for ``deflate``."""
+
+
+def _decoder(response: httpx.Response) -> zlib._Decompress | None:
+    """A bounded decompressor for the body's Content-Encoding (None for identity).
+
+    The client asks for ``identity``; a server that compresses anyway gets its gzip/deflate
+    decoded here, chunk by chunk, under the same cap as plain bodies, so a small compressed bomb
+    cannot expand in memory. Other encodings are refused.
+    """
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in _ZLIB_WBITS:
+        return zlib.decompressobj(_ZLIB_WBITS[encoding])
+    raise _Stop(FailureKind.INVALID_RESPONSE, f"unsupported Content-Encoding {encoding!r}")
+
+
+async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for raw in response.aiter_raw():
+            yield raw
+    except httpx.StreamConsumed:
+        # An in-memory response (a test double) has no wire bytes left: its content is all there is.
+        yield response.content
+
+
+async def _decoded_chunks(response: httpx.Response, cap: int) -> AsyncIterator[bytes]:
+    decoder = _decoder(response)
+    async for raw in _raw_chunks(response):
+        if decoder is None:
+            yield raw
+            continue
+        try:
+            data = decoder.decompress(raw, cap + 1)
+            while data:
+                yield data
+                if not decoder.unconsumed_tail:
+                    break
+                data = decoder.decompress(decoder.unconsumed_tail, cap + 1)
+        except zlib.error as exc:
+            raise _Stop(FailureKind.INVALID_RESPONSE, f"undecodable body: {exc}") from None
+
+
 async def read_capped(response: httpx.Response, cap: int, *, truncate: bool = False) -> bytes:
-    """The (decoded) body of a streamed ``response``, reading no more than ``cap`` bytes.
+    """The (decoded) body of a streamed ``response``, holding no more than ``cap`` bytes.
 
     Past the cap: the first ``cap`` bytes when ``truncate``, otherwise a ``TOO_LARGE`` stop.
     """
     chunks: list[bytes] = []
     total = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in _decoded_chunks(response, cap):
         total += len(chunk)
         if total > cap:
             if truncate:
@@ -417,12 +500,44 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
+MAX_JSON_DEPTH: Final = 64
+"""Deeper than any AT Protocol document; deeper bodies are bombs, not data."""
+
+
+def _check_json_value(value: object, depth: int = 0) -> None:
+    """Reject nesting past :data:`MAX_JSON_DEPTH` and strings that are not valid Unicode text
+    (a lone surrogate such as ``"\\ud800"`` parses in Python but cannot be written back out)."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_json_value(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json_value(item, depth + 1)
+
+
+def _check_text(value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a string holds a lone surrogate (not valid Unicode)") from None
+
+
 def parse_json(content: bytes) -> object:
-    """Strict JSON (no ``NaN``/``Infinity``); raises ``ValueError``, also for nesting bombs."""
+    """Strict JSON: no ``NaN``/``Infinity``, no nesting bombs, no lone surrogates.
+
+    Raises ``ValueError`` naming the problem; whatever it returns can be stored in evidence and
+    serialised again.
+    """
     try:
         parsed: object = json.loads(content, parse_constant=_reject_constant)
     except RecursionError:
         raise ValueError("nested too deeply") from None
+    _check_json_value(parsed)
     return parsed
 
 
@@ -435,7 +550,7 @@ def xrpc_error(body: bytes) -> tuple[str | None, str | None]:
     if not isinstance(parsed, dict) or not isinstance(parsed.get("error"), str):
         return None, None
     message = parsed.get("message")
-    return parsed["error"], _one_line(message)[:200] if isinstance(message, str) else None
+    return parsed["error"], one_line(message)[:200] if isinstance(message, str) else None
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -474,8 +589,3 @@ def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
-
-
-def _one_line(value: object) -> str:
-    text = " ".join(str(value).split())
-    return text or type(value).__name__

@@ -248,10 +248,16 @@ def _replace_pool(transport: httpx.AsyncHTTPTransport, pool: httpcore.AsyncConne
 def build_ssl_context(settings: AuditSettings) -> ssl.SSLContext:
     """The TLS context of the run: ``settings.ca_bundle``, else ``SSL_CERT_FILE``, else certifi.
 
-    Raises ``OSError`` or ``ssl.SSLError`` when the bundle cannot be read.
+    Raises ``ValueError`` naming the file when the bundle cannot be read or is not PEM (a
+    configuration mistake, reported as a usage error, not a crash).
     """
     cafile = settings.ca_bundle or os.environ.get("SSL_CERT_FILE") or certifi.where()
-    return ssl.create_default_context(cafile=cafile)
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        source = "--ca-bundle" if settings.ca_bundle else "SSL_CERT_FILE"
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ValueError(f"{source} {cafile}: cannot load CA certificates ({reason})") from None
 
 
 class ConnectTo:

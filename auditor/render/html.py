@@ -2,9 +2,8 @@
 
 Templates live in the top-level ``templates/`` folder of a source checkout and ship inside the wheel
 as ``auditor/templates`` (hatch ``force-include``); the loader tries both, so an editable install
-and
-an installed wheel render identically. Autoescaping is on and undefined variables are errors: every
-string in a report can come from a hostile server.
+and an installed wheel render identically. Autoescaping is on and undefined variables are errors:
+every string in a report can come from a hostile server.
 """
 
 from __future__ import annotations

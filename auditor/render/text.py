@@ -43,13 +43,22 @@ BAND_STYLE: dict[Band, str] = {
 }
 
 
+SANDBOX_NOTICE = (
+    "SANDBOX DATA: this report audits decaudit's simulated network, not a real account."
+)
+
+
 def _header(report: Report) -> Panel:
+    # Every string here can come from a saved (possibly hand-edited) evidence file: all inert,
+    # and rich markup is never parsed in them (Text, not markup strings).
     lines = Text()
+    if report.sandbox:
+        lines.append(SANDBOX_NOTICE + "\n", style="bold black on cyan")
     lines.append("Target   ", style="dim").append(inert(report.target) + "\n")
-    handle = report.handle or "(none)"
+    handle = inert(report.handle or "(none)")
     verified = "verified both ways" if report.handle_verified else "NOT verified"
     lines.append("Handle   ", style="dim").append(f"{handle} ({verified})\n")
-    lines.append("DID      ", style="dim").append((report.did or "(unresolved)") + "\n")
+    lines.append("DID      ", style="dim").append(inert(report.did or "(unresolved)") + "\n")
     lines.append("Verdict  ", style="dim")
     if report.band is None or report.score is None:
         lines.append(" NO VERDICT ", style="bold white on magenta")
@@ -59,10 +68,13 @@ def _header(report: Report) -> Panel:
         lines.append(f"  score {report.score:.0f}/100, coverage {report.coverage:.0%}")
     lines.append("\n")
     lines.append("Evidence ", style="dim").append(
-        f"collected {report.generated_at:%Y-%m-%d %H:%M:%S} UTC by decaudit "
-        f"{report.evidence.tool_version}; scoring {report.scoring_version}"
+        inert(
+            f"collected {report.generated_at:%Y-%m-%d %H:%M:%S} UTC by decaudit "
+            f"{report.evidence.tool_version}; scoring {report.scoring_version}"
+        )
     )
-    return Panel(lines, title=f"decaudit {report.tool_version}", title_align="left")
+    title = Text(inert(f"decaudit {report.tool_version}"))
+    return Panel(lines, title=title, title_align="left")
 
 
 def _status(result: CheckResult) -> Text:
@@ -82,7 +94,7 @@ def _checks_table(report: Report, verbose: bool) -> Table:
         if verbose:
             for item in result.findings:
                 body.append(f"\n• {inert(item.message)}", style="dim")
-        table.add_row(_status(result), result.id, body)
+        table.add_row(_status(result), Text(inert(result.id)), body)
     return table
 
 
@@ -93,7 +105,9 @@ def _remediation(report: Report) -> Group | None:
     items: list[Text | str] = [Text("What you can do", style="bold")]
     for result in todo:
         items.append(
-            Text.assemble(("• ", "bold"), (result.id, "bold"), ": ", inert(result.remediation))
+            Text.assemble(
+                ("• ", "bold"), (inert(result.id), "bold"), ": ", inert(result.remediation)
+            )
         )
     return Group(*items)
 

@@ -14,9 +14,9 @@ import pytest
 from auditor.api import gather
 from auditor.crypto import PrivateKey
 from auditor.models.common import FailureKind, ProbeFailure
+from auditor.sandbox.identities import PlcIdentity
 from auditor.settings import AuditSettings
 from tests.net.conftest import FakeDnsServer, LoopbackHttpServer, SeenRequest, respond
-from tests.support.identities import PlcIdentity
 
 pytestmark = [pytest.mark.anyio, pytest.mark.network]
 

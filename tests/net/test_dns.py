@@ -199,6 +199,17 @@ async def test_failures_are_cached_too(dns_server) -> None:
 
 
 @pytest.mark.network
+async def test_timeouts_are_not_cached(dns_server) -> None:
+    # slow.test never answers: a timeout is a fact about that moment, not about the name
+    resolver = resolver_for(dns_server)
+    for _ in range(2):
+        with pytest.raises(DnsError) as caught:
+            await resolver.txt("slow.test", timeout=0.2)
+        assert caught.value.kind is FailureKind.TIMEOUT
+    assert dns_server.queries.count(("slow.test.", "TXT")) >= 2
+
+
+@pytest.mark.network
 async def test_cancelled_caller_does_not_cancel_the_shared_query(dns_server) -> None:
     resolver = resolver_for(dns_server)
     impatient = asyncio.ensure_future(resolver.txt("_atproto.alice.test", timeout=2))

@@ -701,7 +701,7 @@ async def test_real_slow_server_times_out(http_server) -> None:
     started = time.monotonic()
     async with fetching(settings=real(http_server, timeout=0.3)) as fetcher:
         result = failed(await fetcher.get_json(http_server.url("/slow")), K.TIMEOUT)
-    assert "read timed out after 0.3 s" in result.message
+    assert "0.3 s" in result.message  # the read timeout or the whole-attempt budget, same length
     assert time.monotonic() - started < 1.5
 
 
@@ -822,3 +822,53 @@ async def test_real_name_resolving_to_loopback_needs_allow_private(http_server) 
         )
     assert "pds.test: 127.0.0.1 is loopback; needs --allow-private" in result.message
     assert http_server.seen == []
+
+
+@pytest.mark.network
+async def test_a_drip_feeding_server_is_cut_at_the_request_budget(http_server) -> None:
+    # One byte every 0.1 s never trips a 0.3 s read timeout; the whole-attempt budget stops it.
+    async def drip(request, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+        for _ in range(100):
+            writer.write(b" ")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+
+    http_server.routes["/drip"] = drip
+    started = time.monotonic()
+    async with fetching(settings=real(http_server, timeout=0.3)) as fetcher:
+        result = failed(await fetcher.get_json(http_server.url("/drip")), K.TIMEOUT)
+    assert time.monotonic() - started < 2.0
+    assert "no complete response within 0.3 s" in result.message
+
+
+async def test_lone_surrogates_and_deep_nesting_are_invalid_not_internal() -> None:
+    router = respx.Router(assert_all_mocked=True)
+    json_type = {"content-type": "application/json"}
+    router.get(f"{PDS}/surrogate").respond(200, content=b'{"v":"\\ud800"}', headers=json_type)
+    router.get(f"{PDS}/deep").respond(200, content=b"[" * 70 + b"]" * 70, headers=json_type)
+    async with fetching(router) as fetcher:
+        surrogate = failed(await fetcher.get_json(f"{PDS}/surrogate"), K.INVALID_RESPONSE)
+        deep = failed(await fetcher.get_json(f"{PDS}/deep"), K.INVALID_RESPONSE)
+    assert "lone surrogate" in surrogate.message
+    assert "nested deeper than 64" in deep.message
+
+
+@pytest.mark.network
+async def test_a_gzip_bomb_is_stopped_at_the_cap_after_decoding(http_server) -> None:
+    import gzip
+
+    bomb = gzip.compress(b"0" * (50 * 1024 * 1024))  # ~50 KB on the wire, 50 MiB decoded
+
+    async def send(request, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            + f"Content-Length: {len(bomb)}\r\n\r\n".encode()
+            + bomb
+        )
+        await writer.drain()
+
+    http_server.routes["/bomb"] = send
+    async with fetching(settings=real(http_server)) as fetcher:
+        result = failed(await fetcher.get_json(http_server.url("/bomb")), K.TOO_LARGE)
+    assert "cap" in result.message

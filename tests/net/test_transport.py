@@ -528,9 +528,15 @@ def test_tls_context_defaults_to_certifi() -> None:
     assert len(build_ssl_context(AuditSettings()).get_ca_certs()) > 50
 
 
-def test_unreadable_ca_bundle_fails_at_construction(tmp_path) -> None:
-    with pytest.raises(OSError):
-        build_client(AuditSettings(ca_bundle=str(tmp_path / "missing.pem")), StaticResolver())
+def test_unreadable_ca_bundle_fails_at_construction(tmp_path, monkeypatch) -> None:
+    missing = tmp_path / "missing.pem"
+    with pytest.raises(ValueError, match=r"--ca-bundle .*missing.pem: cannot load CA"):
+        build_client(AuditSettings(ca_bundle=str(missing)), StaticResolver())
+    not_pem = tmp_path / "junk.pem"
+    not_pem.write_text("not a certificate")
+    monkeypatch.setenv("SSL_CERT_FILE", str(not_pem))
+    with pytest.raises(ValueError, match=r"SSL_CERT_FILE .*junk.pem: cannot load CA"):
+        build_client(AuditSettings(), StaticResolver())
 
 
 @pytest.mark.network

@@ -13,8 +13,9 @@ import respx
 from auditor.api import gather
 from auditor.models.evidence import Evidence
 from auditor.net.dns import StaticResolver
+from auditor.sandbox.identities import PlcIdentity
+from auditor.session import Session
 from auditor.settings import AuditSettings
-from tests.support.identities import PlcIdentity
 
 PUBLIC_IP = "93.184.216.34"  # a public address; respx answers before any socket is opened
 COLLECTED_AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -78,6 +79,9 @@ class FakeNet:
     def gather(self, target: str, **settings: Any) -> Evidence:
         """Run the real gatherer over this network."""
         audit_settings = AuditSettings(plc_url=self.plc_url, **settings)
-        return asyncio.run(
-            gather(target, settings=audit_settings, resolver=self.resolver, now=COLLECTED_AT)
-        )
+
+        async def run() -> Evidence:
+            async with Session.open(audit_settings, resolver=self.resolver) as session:
+                return await gather(target, session=session, now=COLLECTED_AT)
+
+        return asyncio.run(run())

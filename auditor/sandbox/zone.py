@@ -1,0 +1,73 @@
+"""The sandbox's DNS: handle TXT records, host addresses, and network-origin (ASN) records.
+
+Every sandbox host resolves to a loopback address (127.0.0.0/8), in process and over sockets
+alike, so nothing a sandbox audit does can leave the machine, and audits of it need
+``--allow-private`` in both modes (which keeps their results identical).
+
+Origin records use Team Cymru's DNS format, the one public origin-lookup service that answers over
+plain DNS: ``<reversed IPv4>.origin.asn.cymru.com TXT "ASN | prefix | CC | registry | date"`` and
+``AS<n>.asn.cymru.com TXT "ASN | CC | registry | date | name"``. Sandbox networks use private-use
+AS numbers (64512-65534) and say "sandbox" in their names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from auditor.net.dns import StaticResolver
+
+CYMRU_ORIGIN = "origin.asn.cymru.com"
+CYMRU_AS = "asn.cymru.com"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """A network that announces some sandbox addresses."""
+
+    asn: int
+    name: str
+    prefix: str
+    country: str = "ZZ"
+    registry: str = "sandbox"
+    allocated: str = "2020-01-01"
+
+
+@dataclass
+class Zone:
+    """Records by name; ``resolver()`` serves them in process, the DNS server over sockets."""
+
+    txt: dict[str, list[str]] = field(default_factory=dict)
+    addresses: dict[str, list[str]] = field(default_factory=dict)
+    _next: dict[str, int] = field(default_factory=dict)
+
+    def add_txt(self, name: str, *values: str) -> None:
+        self.txt.setdefault(name.lower(), []).extend(values)
+
+    def add_host(self, host: str, origin: Origin) -> str:
+        """Give ``host`` the next loopback address of ``origin``'s prefix, with origin records."""
+        host = host.lower()
+        if host in self.addresses:
+            return self.addresses[host][0]
+        network = ipaddress.ip_network(origin.prefix)
+        index = self._next.get(origin.prefix, 1)
+        self._next[origin.prefix] = index + 1
+        address = str(network[index])
+        self.addresses[host] = [address]
+        self.add_origin(address, origin)
+        return address
+
+    def add_origin(self, address: str, origin: Origin) -> None:
+        reversed_ip = ".".join(reversed(address.split(".")))
+        self.txt[f"{reversed_ip}.{CYMRU_ORIGIN}"] = [
+            f"{origin.asn} | {origin.prefix} | {origin.country} | {origin.registry} | "
+            f"{origin.allocated}"
+        ]
+        self.txt[f"as{origin.asn}.{CYMRU_AS}"] = [
+            f"{origin.asn} | {origin.country} | {origin.registry} | {origin.allocated} | "
+            f"{origin.name}"
+        ]
+
+    def resolver(self) -> StaticResolver:
+        """An in-process resolver answering from this zone."""
+        return StaticResolver(txt=self.txt, addresses=self.addresses)
