@@ -59,6 +59,14 @@ class Attribution:
     roles: tuple[str, ...] = ()
 
     @property
+    def label(self) -> str:
+        """The operator's name as a report should print it: flagged when only third-party
+        material names this operator."""
+        if self.basis is AttributionBasis.KNOWN and not self.verified:
+            return f"{self.operator_name} (attribution unverified)"
+        return self.operator_name
+
+    @property
     def is_known_operator(self) -> bool:
         """True when a data-file row (not just a domain name) matched."""
         return self.basis is AttributionBasis.KNOWN

@@ -55,10 +55,10 @@ class DidMethodCheck:
             operator = attribute_host(doc.exchange.url, sandbox=evidence.sandbox)
             return partial(
                 f"did:plc, resolved through the PLC directory at {operator.host}, operated by "
-                f"{operator.operator_name}: it can withhold your identity, not forge it",
+                f"{operator.label}: it can withhold your identity, not forge it",
                 finding(
                     f"The DID document was served by {doc.exchange.url} (operator: "
-                    f"{operator.operator_name}; {operator.source}).",
+                    f"{operator.label}; {operator.source}).",
                     where,
                 ),
                 score=PLC_SCORE,
@@ -86,9 +86,9 @@ class DidMethodCheck:
         }
         if owner.is_known_operator:
             return failed(
-                f"did:web on {host}, a domain operated by {owner.operator_name}: it controls your "
+                f"did:web on {host}, a domain operated by {owner.label}: it controls your "
                 "identity and you cannot take it elsewhere",
-                finding(f"{host} is attributed to {owner.operator_name} ({owner.source}).", where),
+                finding(f"{host} is attributed to {owner.label} ({owner.source}).", where),
                 data=data,
             )
         handle = identity.verify_handle(evidence)

@@ -72,9 +72,9 @@ class HandleDomainCheck:
         where = "/handle_resolutions"
         if owner.is_known_operator and "handle_domain" in owner.roles:
             return failed(
-                f"{handle} is a name {owner.operator_name} gives out: it can take it back, and it "
+                f"{handle} is a name {owner.label} gives out: it can take it back, and it "
                 "stays behind if you leave",
-                finding(f"{handle} is under a domain operated by {owner.operator_name}.", where),
+                finding(f"{handle} is under a domain operated by {owner.label}.", where),
                 data={**data, "domain_type": "provider_subdomain"},
             )
         if pds_domain is not None and domain == pds_domain and handle != domain:
@@ -87,11 +87,9 @@ class HandleDomainCheck:
             )
         if owner.is_known_operator:
             return passed(
-                f"{handle} is on {domain}, a domain of {owner.operator_name} itself (not one it "
+                f"{handle} is on {domain}, a domain of {owner.label} itself (not one it "
                 f"hands out to users): whoever controls {domain} controls this name",
-                finding(
-                    f"{domain} is attributed to {owner.operator_name} ({owner.source}).", where
-                ),
+                finding(f"{domain} is attributed to {owner.label} ({owner.source}).", where),
                 data={**data, "domain_type": "custom_domain"},
             )
         return passed(

@@ -36,7 +36,8 @@ def _history(
             endpoints.append(
                 {
                     "endpoint": endpoint,
-                    "operator": owner.operator_name,
+                    "operator": owner.label,
+                    "operator_id": owner.operator_id,
                     "since": at,
                     "operation": op.index,
                 }
@@ -65,7 +66,8 @@ class IdentityHistoryCheck:
         ),
         data_keys={
             "handles": "handles over time, oldest first: {handle, since, operation}",
-            "pds_endpoints": "PDS endpoints over time, oldest first: {endpoint, operator, since, "
+            "pds_endpoints": "PDS endpoints over time, oldest first: {endpoint, operator, "
+            "operator_id, since, "
             "operation}",
             "operator_moves": "number of moves from one PDS operator to another",
         },
@@ -75,7 +77,7 @@ class IdentityHistoryCheck:
     def evaluate(self, evidence: Evidence) -> Outcome:
         log = expect(evidence.plc_audit_log, PlcAuditLogFetch).verification
         handles, endpoints = _history(log.operations, evidence.sandbox)
-        crossings = [(a, b) for a, b in pairwise(endpoints) if a["operator"] != b["operator"]]
+        crossings = [(a, b) for a, b in pairwise(endpoints) if a["operator_id"] != b["operator_id"]]
         moves = len(crossings)
         data: dict[str, JsonValue] = {
             "handles": list[JsonValue](handles),

@@ -92,7 +92,7 @@ class RotationKeyCustodyCheck:
     def evaluate(self, evidence: Evidence) -> Outcome:
         log = expect(evidence.plc_audit_log, PlcAuditLogFetch).verification
         pds = expect(evidence.did_document, DidDocumentFetch).parsed.pds_endpoint
-        hosting = attribute_host(pds, sandbox=evidence.sandbox).operator_name if pds else None
+        hosting = attribute_host(pds, sandbox=evidence.sandbox).label if pds else None
         if not log.valid or log.state is None:
             return failed(
                 "The PLC log does not verify, so nobody's custody of this identity can be trusted",
