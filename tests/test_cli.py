@@ -219,3 +219,25 @@ def test_schema_is_json_schema_of_the_report() -> None:
     assert {"schema_version", "score", "band", "coverage", "checks", "evidence"} <= set(
         schema["properties"]
     )
+
+
+def test_demo_audits_the_sandbox_and_writes_every_report(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["demo", "--out", str(tmp_path), "--scenarios", "bsky-default,self-sovereign"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "SANDBOX DATA" in result.output
+    assert {p.name for p in tmp_path.iterdir()} == {
+        f"{scenario}.{suffix}"
+        for scenario in ("bsky-default", "self-sovereign")
+        for suffix in ("json", "html", "txt")
+    }
+    report = json.loads((tmp_path / "bsky-default.json").read_text())
+    assert report["sandbox"] is True and report["band"] == "centralized"
+
+
+def test_demo_rejects_unknown_scenarios(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--scenarios", "nope"])
+    assert result.exit_code == 2
+    assert "unknown scenario nope" in result.output
+    assert not any(tmp_path.iterdir())
