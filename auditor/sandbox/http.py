@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,10 +99,15 @@ class HostDown(httpx.ConnectError):
 
 
 async def _throttled(body: httpx.Response, bandwidth: float) -> AsyncIterator[bytes]:
-    chunk = max(1024, int(bandwidth / 20))
-    async for piece in body.aiter_raw(chunk):
-        await asyncio.sleep(len(piece) / bandwidth)
-        yield piece
+    """The body delivered at ``bandwidth`` bytes per second, in slices of about 50 ms."""
+    size = max(1024, int(bandwidth / 20))
+    stream = body.stream
+    assert isinstance(stream, AsyncIterable)  # every sandbox response has an async stream
+    async for piece in stream:
+        for start in range(0, len(piece), size):
+            part = piece[start : start + size]
+            await asyncio.sleep(len(part) / bandwidth)
+            yield part
 
 
 @dataclass

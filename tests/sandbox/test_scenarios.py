@@ -267,3 +267,17 @@ def test_hostile_hosts_cannot_outlast_the_deadline(scenario: str, handle: str) -
     expected = FailureKind.TOO_LARGE if scenario == "hostile-oversize" else FailureKind.TIMEOUT
     assert evidence.pds_health.kind is expected
     rescore(evidence, strict=True)  # judging it raises nothing
+
+
+def test_faults_slow_ordinary_json_answers_without_breaking_them() -> None:
+    # A bandwidth cap used to break every in-memory (JSON) response; rtt adds to each request.
+    from auditor.sandbox.http import Faults
+
+    world = build_world(["bsky-default"])
+    world.set_faults({"plc.directory": Faults(rtt=0.05, bandwidth=20_000)})
+    account = world.accounts[0]
+    start = time.perf_counter()
+    response = get(world, f"https://plc.directory/{account.did}/log/audit")
+    elapsed = time.perf_counter() - start
+    assert response.status_code == 200 and response.json()[0]["did"] == account.did
+    assert elapsed >= 0.05 + len(response.content) / 20_000 * 0.9

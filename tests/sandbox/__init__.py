@@ -1,0 +1,1 @@
+"""Tests of the sandbox network: in process and on loopback sockets."""
