@@ -241,3 +241,19 @@ def test_demo_rejects_unknown_scenarios(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "unknown scenario nope" in result.output
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--scenarios", "nope"], "unknown scenario nope"),
+        (["--host-faults", "plc.directory=rtt:fast"], "rtt"),
+        (["--host-faults", "no-such-host.test=down"], "no-such-host.test"),
+        (["--error-rate", "2"], "error-rate"),
+    ],
+)
+def test_sandbox_serve_rejects_bad_input_with_exit_2(argv: list[str], message: str) -> None:
+    result = runner.invoke(app, ["sandbox", "serve", *argv])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
