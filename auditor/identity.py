@@ -143,7 +143,7 @@ def verify_handle(evidence: Evidence) -> HandleVerification:
     return HandleVerification(
         handle,
         True,
-        f"{handle} resolves to {evidence.did} (via {outcome.method}) and the DID document "
-        "claims it back",
+        f"{handle} resolves to {evidence.did} (via {str(outcome.method).upper()}) and the DID "
+        "document claims it back",
         outcome,
     )

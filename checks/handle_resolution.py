@@ -110,8 +110,8 @@ class HandleResolutionCheck:
         if broken is not None:
             other = "DNS" if broken is outcome.dns else "HTTPS"
             return partial(
-                f"{result.handle} is verified via {outcome.method}, but {other} gives a broken "
-                f"answer: {broken.problem}",
+                f"{result.handle} is verified via {str(outcome.method).upper()}, but {other} gives "
+                f"a broken answer: {broken.problem}",
                 *findings,
                 score=0.5,
                 remediation=_REPAIR[broken.kind],

@@ -35,6 +35,12 @@ def document_mismatches(document: DidDocument, state: plc.PlcState) -> list[str]
     return problems
 
 
+def _count(operations: int) -> str:
+    return (
+        "The one operation verifies" if operations == 1 else f"All {operations} operations verify"
+    )
+
+
 class PlcLogIntegrityCheck:
     """Every operation is validly signed and chained, and the served document matches the log."""
 
@@ -102,7 +108,7 @@ class PlcLogIntegrityCheck:
                 data={**data, "document_matches_log": False, "latest_operation_at": at},
             )
         return passed(
-            f"All {len(entries)} operations verify (signatures, chain"
+            f"{_count(len(entries))} (signatures, chain"
             f"{', recovery rules' if nullified else ''}) and the served document matches the log",
             finding(
                 f"{len(entries)} operations, {nullified} nullified; last valid operation {at}.",

@@ -45,12 +45,12 @@ def demo(
     written = write_reports(results, out)
     table = Table(title="decaudit demo: SANDBOX DATA (simulated accounts, not real people)")
     for column in ("scenario", "handle", "band", "score", "designed as"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=column in ("scenario", "handle"))
     for result in results:
         report = result.report
         band = report.band.value if report.band else "no verdict"
         score = f"{report.score:.0f}" if report.score is not None else "-"
-        designed = result.expected_band.value if result.expected_band else "(hostile host)"
+        designed = result.expected_band.value if result.expected_band else "-"
         table.add_row(result.scenario, inert(report.handle or report.target), band, score, designed)
     console = Console()
     console.print(table)
