@@ -18,8 +18,8 @@ demo: $(VENV)/.installed
 	$(BIN)/decaudit demo
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check auditor checks tests
-	$(BIN)/ruff format --check auditor checks tests
+	$(BIN)/ruff check auditor checks tests bench
+	$(BIN)/ruff format --check auditor checks tests bench
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from auditor import identity, syntax
+from auditor import identity, spectrum, syntax
 from auditor.check import Check
 from auditor.gather import GatherContext, gather_evidence
 from auditor.models.evidence import Evidence
@@ -16,7 +16,7 @@ from auditor.models.report import Report
 from auditor.net.deadline import Deadline
 from auditor.net.fetch import Fetcher
 from auditor.registry import load_checks
-from auditor.runner import run_checks
+from auditor.runner import opted_out, run_checks
 from auditor.scoring import SCORING_VERSION, score_results
 from auditor.session import Session
 from auditor.settings import AuditSettings
@@ -32,10 +32,14 @@ def build_report(
 ) -> Report:
     """Judge ``evidence`` with ``checks``; ``model`` is every check available (for coverage)."""
     model = checks if model is None else model
+    skipped = {c.meta.id: why for c in checks if (why := opted_out(c, evidence)) is not None}
+    checks = [c for c in checks if c.meta.id not in skipped]
+    warnings = [*warnings, *(f"{cid} not run: {why}" for cid, why in skipped.items())]
     narrowed = [c.meta.id for c in checks] != [c.meta.id for c in model]
     verification = identity.verify_handle(evidence)
     results = [] if evidence.unresolved_reason else run_checks(evidence, checks, strict=strict)
     scores = None if evidence.unresolved_reason else score_results(results, model)
+    verdict = None if evidence.unresolved_reason else spectrum.gate(evidence, results)
     return Report(
         tool_version=evidence.tool_version,
         scoring_version=SCORING_VERSION,
@@ -45,7 +49,8 @@ def build_report(
         did=evidence.did,
         generated_at=evidence.collected_at,
         score=scores.score if scores else None,
-        band=scores.band if scores else None,
+        band=verdict.band if verdict else None,
+        band_basis=verdict.basis if verdict else [],
         coverage=scores.coverage if scores else 0.0,
         unresolved_reason=evidence.unresolved_reason,
         selected_checks=[c.meta.id for c in checks] if narrowed else None,

@@ -127,6 +127,8 @@ class AttributionData:
 
     version: str
     operators: dict[str, str]
+    dominant: dict[str, str]
+    """Operator id -> the public measurement that makes it the network's dominant operator."""
     rules: tuple[_HostRule, ...]
     keys: dict[str, KeyAttribution]
 
@@ -171,7 +173,12 @@ def load_data() -> AttributionData:
     for rule in rules:
         if rule.operator_id not in operators:
             raise ValueError(f"operators.json: host {rule.pattern!r} names unknown operator")
-    return AttributionData(str(raw["version"]), operators, tuple(rules), keys)
+    dominant = {
+        key: str(value["dominant"])
+        for key, value in raw["operators"].items()
+        if "dominant" in value
+    }
+    return AttributionData(str(raw["version"]), operators, dominant, tuple(rules), keys)
 
 
 @cache

@@ -117,11 +117,23 @@ class HandleVerification:
     outcome: HandleOutcome | None
 
 
-def verify_handle(evidence: Evidence) -> HandleVerification:
-    """Bidirectional verification of the account's handle."""
+def shown_handle(evidence: Evidence) -> HandleVerification:
+    """The handle apps would show: the one given if it verifies, else the DID document's claimed
+    handle if *that* verifies, else the given (or claimed) one, unverified."""
+    given = verify_handle(evidence)
     doc = evidence.did_document
     claimed = doc.parsed.handle if isinstance(doc, DidDocumentFetch) else None
-    handle = evidence.input_handle or claimed
+    if given.verified or claimed is None or claimed == given.handle:
+        return given
+    other = verify_handle(evidence, claimed)
+    return other if other.verified else given
+
+
+def verify_handle(evidence: Evidence, handle: str | None = None) -> HandleVerification:
+    """Bidirectional verification of ``handle`` (default: the one given, else the claimed one)."""
+    doc = evidence.did_document
+    claimed = doc.parsed.handle if isinstance(doc, DidDocumentFetch) else None
+    handle = handle or evidence.input_handle or claimed
     if handle is None:
         return HandleVerification(None, False, "the DID document claims no valid handle", None)
     resolution = evidence.resolution_for(handle)

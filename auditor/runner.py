@@ -92,8 +92,21 @@ def run_check(check: Check, evidence: Evidence, *, strict: bool = False) -> Chec
         return _bug(check, one_line(f"{type(exc).__name__}: {exc}"))
 
 
+def opted_out(check: Check, evidence: Evidence) -> str | None:
+    """Why the user's own options leave ``check`` without evidence (then it does not run)."""
+    for name in check.meta.requires:
+        slot = getattr(evidence, name)
+        if isinstance(slot, NotCollected) and not slot.requested:
+            return slot.reason
+    return None
+
+
 def run_checks(
     evidence: Evidence, checks: Sequence[Check], *, strict: bool = False
 ) -> list[CheckResult]:
-    """Evaluate every check in order."""
-    return [run_check(check, evidence, strict=strict) for check in checks]
+    """Evaluate every check in order (those the user opted out of are left out, like --skip)."""
+    return [
+        run_check(check, evidence, strict=strict)
+        for check in checks
+        if opted_out(check, evidence) is None
+    ]

@@ -6,8 +6,8 @@ model was actually scored (``coverage``), so an audit where half the probes fail
 complete one, and unlike Scorecard the score does not silently change meaning when checks are
 deselected: coverage drops instead.
 
-This is the simple model of the core pipeline (a weighted mean, banded by thresholds); the
-gate-based spectrum replaces the banding in a later version, which bumps ``SCORING_VERSION``.
+The band is not derived from this score: it comes from gates over who controls each layer
+(:mod:`auditor.spectrum`), so no average can hide a captured layer.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from auditor.check import Check
 from auditor.models.report import (
     SCORED_STATUSES,
-    Band,
     Category,
     CategoryScore,
     CheckResult,
     Status,
 )
 
-SCORING_VERSION = "0.1"
+SCORING_VERSION = "0.2"
 
 CATEGORY_WEIGHTS: dict[Category, float] = {
     Category.IDENTITY: 0.30,
@@ -36,13 +35,6 @@ CATEGORY_WEIGHTS: dict[Category, float] = {
 }
 """How much each layer counts in the overall score (sums to 1)."""
 
-BAND_FLOORS: tuple[tuple[float, Band], ...] = (
-    (75.0, Band.DECENTRALIZED),
-    (40.0, Band.HYBRID),
-    (0.0, Band.CENTRALIZED),
-)
-"""Lowest score (0-100) of each band, highest band first."""
-
 
 @dataclass(frozen=True, slots=True)
 class Scores:
@@ -50,7 +42,6 @@ class Scores:
 
     categories: list[CategoryScore]
     score: float | None
-    band: Band | None
     coverage: float
 
 
@@ -75,14 +66,6 @@ def effective_weights(model: Sequence[Check]) -> dict[str, float]:
         else 0.0
         for check in model
     }
-
-
-def band_for(score: float) -> Band:
-    """The band a 0-100 score falls in."""
-    for floor, band in BAND_FLOORS:
-        if score >= floor:
-            return band
-    return Band.CENTRALIZED
 
 
 def score_results(results: Sequence[CheckResult], model: Sequence[Check]) -> Scores:
@@ -114,5 +97,4 @@ def score_results(results: Sequence[CheckResult], model: Sequence[Check]) -> Sco
         w for cid, w in weights.items() if ran.get(cid) not in (Status.NOT_APPLICABLE, Status.INFO)
     )
     coverage = scored_weight / possible if possible > 0 else 0.0
-    score = None if overall is None else overall * 100.0
-    return Scores(categories, score, None if score is None else band_for(score), coverage)
+    return Scores(categories, None if overall is None else overall * 100.0, coverage)

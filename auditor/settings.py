@@ -56,19 +56,29 @@ class AuditSettings(Model):
     max_retry_after: float = Field(default=10.0, ge=0)
     """Longest ``Retry-After`` honoured, in seconds; longer waits give up instead."""
 
-    relays: list[str] = []
+    relays: list[str] = list(defaults.RELAYS)
     """Relays asked whether they carry the account (base URLs)."""
-    plc_mirrors: list[str] = []
+    plc_mirrors: list[str] = list(defaults.PLC_MIRRORS)
     """Independent PLC read mirrors the identity is compared with (base URLs)."""
-    appviews: list[str] = []
+    appviews: list[str] = list(defaults.APPVIEWS)
     """AppViews asked whether they index the account (base URLs)."""
+    labelers: list[str] = list(defaults.LABELERS)
+    """Labelers asked which labels they apply to the account (base URLs)."""
+    skip_export: bool = False
+    """Do not download and verify the repository export."""
+    max_export_bytes: int = Field(default=defaults.MAX_EXPORT_BYTES, gt=0)
+    """Size cap of the repository export."""
+    blob_sample: int | None = Field(default=defaults.BLOB_SAMPLE, ge=0)
+    """Blobs fetched and verified (None: all of them)."""
+    save_export: str | None = None
+    """Folder to keep the export in (``repo.car`` and, with every blob fetched, ``blobs/``)."""
 
     @field_validator("plc_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
         return _check_base_url(value)
 
-    @field_validator("relays", "plc_mirrors", "appviews")
+    @field_validator("relays", "plc_mirrors", "appviews", "labelers")
     @classmethod
     def _base_urls(cls, values: list[str]) -> list[str]:
         return [_check_base_url(value) for value in values]

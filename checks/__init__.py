@@ -9,12 +9,21 @@ is missing from it). Ids are public API: never rename one.
 from __future__ import annotations
 
 from auditor.check import Check
+from checks.account_status import AccountStatusCheck
+from checks.appview_dependence import AppViewDependenceCheck
+from checks.blob_export import BlobExportCheck
 from checks.did_document import DidDocumentCheck
 from checks.did_method import DidMethodCheck
 from checks.handle_domain import HandleDomainCheck
 from checks.handle_resolution import HandleResolutionCheck
+from checks.hosting_network import HostingNetworkCheck
+from checks.identity_availability import IdentityAvailabilityCheck
 from checks.identity_history import IdentityHistoryCheck
+from checks.pds_availability import PdsAvailabilityCheck
+from checks.pds_operator import PdsOperatorCheck
 from checks.plc_log_integrity import PlcLogIntegrityCheck
+from checks.relay_carriage import RelayCarriageCheck
+from checks.repo_export import RepoExportCheck
 from checks.rotation_key_custody import RotationKeyCustodyCheck
 
 ALL_CHECKS: tuple[Check, ...] = (
@@ -23,6 +32,15 @@ ALL_CHECKS: tuple[Check, ...] = (
     DidMethodCheck(),
     DidDocumentCheck(),
     PlcLogIntegrityCheck(),
+    IdentityAvailabilityCheck(),
+    PdsOperatorCheck(),
+    PdsAvailabilityCheck(),
+    AccountStatusCheck(),
+    HostingNetworkCheck(),
+    RelayCarriageCheck(),
+    AppViewDependenceCheck(),
+    RepoExportCheck(),
+    BlobExportCheck(),
     RotationKeyCustodyCheck(),
     IdentityHistoryCheck(),
 )

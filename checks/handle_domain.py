@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from auditor import identity
-from auditor.attribution import attribute_host, registrable_domain
+from pydantic import JsonValue
+
+from auditor import control, identity
+from auditor.attribution import attribute_host
 from auditor.check import CheckMeta, Outcome, expect, failed, finding, partial, passed
 from auditor.models.evidence import DidDocumentFetch, Evidence
 from auditor.models.report import Category
@@ -22,7 +24,7 @@ class HandleDomainCheck:
         category=Category.IDENTITY,
         weight=3.0,
         requires=("did_document",),
-        uses=("handle_resolutions", "input_handle", "did", "sandbox"),
+        uses=("handle_resolutions", "input_handle", "did", "sandbox", "pds"),
         rationale=(
             "Your handle is your name on the network. Under a provider's domain (like "
             "alice.bsky.social) the provider decides whether you keep it, and it stays behind if "
@@ -45,56 +47,56 @@ class HandleDomainCheck:
     )
 
     def evaluate(self, evidence: Evidence) -> Outcome:
-        verification = identity.verify_handle(evidence)
-        handle = verification.handle
-        if handle is None or not verification.verified:
+        expect(evidence.did_document, DidDocumentFetch)
+        view = control.name_control(evidence)
+        where = "/handle_resolutions"
+        if view.handle is None or not view.verified or view.controller is None:
+            reason = identity.verify_handle(evidence).reason
             return failed(
                 "No verified handle: the account has no name it controls",
-                finding(verification.reason.capitalize() + ".", "/handle_resolutions"),
+                finding(reason.capitalize() + ".", where),
                 data={
-                    "handle": handle,
-                    "registrable_domain": None,
+                    "handle": view.handle,
+                    "registrable_domain": view.domain,
                     "domain_type": "none",
                     "operator": None,
                     "operator_source": None,
                 },
             )
-        owner = attribute_host(handle, sandbox=evidence.sandbox)
-        domain = registrable_domain(handle)
-        pds = expect(evidence.did_document, DidDocumentFetch).parsed.pds_endpoint
-        pds_domain = registrable_domain(attribute_host(pds).host) if pds else None
-        data = {
-            "handle": handle,
-            "registrable_domain": domain,
-            "operator": owner.operator_name,
+        owner = attribute_host(view.handle, sandbox=evidence.sandbox)
+        data: dict[str, JsonValue] = {
+            "handle": view.handle,
+            "registrable_domain": view.domain,
+            "domain_type": view.domain_type,
+            "operator": view.controller.label,
             "operator_source": owner.source,
         }
-        where = "/handle_resolutions"
-        if owner.is_known_operator and "handle_domain" in owner.roles:
+        controller = view.controller
+        if view.domain_type == "provider_subdomain":
             return failed(
-                f"{handle} is a name {owner.label} gives out: it can take it back, and it "
-                "stays behind if you leave",
-                finding(f"{handle} is under a domain operated by {owner.label}.", where),
-                data={**data, "domain_type": "provider_subdomain"},
+                f"{view.handle} is a name {controller.label} gives out: it can take it back, and "
+                "it stays behind if you leave",
+                finding(f"{view.handle} is under a domain operated by {controller.label}.", where),
+                data=data,
             )
-        if pds_domain is not None and domain == pds_domain and handle != domain:
+        if view.domain_type == "pds_domain":
             return partial(
-                f"{handle} is under {domain}, the same domain as your PDS: if you run that server "
-                "you control both; if a provider does, it controls your name too",
-                finding(f"{handle} and your PDS ({pds}) share the domain {domain}.", where),
+                f"{view.handle} is under {view.domain}, the domain of your PDS operator "
+                f"({controller.label}): whoever runs that domain controls your name",
+                finding(controller.reason + ".", where),
                 score=0.5,
-                data={**data, "domain_type": "pds_domain"},
+                data=data,
             )
-        if owner.is_known_operator:
+        if not controller.is_user:
             return passed(
-                f"{handle} is on {domain}, a domain of {owner.label} itself (not one it "
-                f"hands out to users): whoever controls {domain} controls this name",
-                finding(f"{domain} is attributed to {owner.label} ({owner.source}).", where),
-                data={**data, "domain_type": "custom_domain"},
+                f"{view.handle} is on {view.domain}, a domain of {controller.label} itself (not "
+                f"one it hands out to users): whoever controls {view.domain} controls this name",
+                finding(f"{view.domain} belongs to {controller.label} ({owner.source}).", where),
+                data=data,
             )
         return passed(
-            f"{handle} is on {domain}, a domain not attributed to any provider: whoever controls "
-            f"{domain} controls this name",
-            finding(f"{handle} is under {domain}.", where),
-            data={**data, "domain_type": "custom_domain"},
+            f"{view.handle} is on {view.domain}, a domain not attributed to any provider: whoever "
+            f"controls {view.domain} controls this name",
+            finding(controller.reason + ".", where),
+            data=data,
         )

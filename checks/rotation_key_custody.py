@@ -19,31 +19,13 @@ from typing import ClassVar
 
 from pydantic import JsonValue
 
-from auditor import plc
-from auditor.attribution import KeyAttribution, attribute_host, attribute_key
+from auditor import control
+from auditor.attribution import KeyAttribution
 from auditor.check import CheckMeta, Outcome, expect, failed, finding, partial, passed
 from auditor.models.evidence import DidDocumentFetch, Evidence, PlcAuditLogFetch
 from auditor.models.report import Category, Finding
 
 RECOVERY_GUIDE = "https://atproto.com/guides/account-recovery"
-
-
-def _pds(state: plc.PlcState) -> str | None:
-    service = state.services.get("atproto_pds")
-    return service.endpoint.rstrip("/") if service else None
-
-
-def presumed_host_keys(log: plc.LogVerification, pds: str | None) -> set[str]:
-    """Keys that signed operations while the account was on ``pds`` (recoveries excluded)."""
-    nullified_prevs = {op.prev for op in log.operations if op.nullified}
-    chain = [op for op in log.operations if not op.nullified]
-    keys: set[str] = set()
-    for position, op in enumerate(chain):
-        before = chain[position - 1].state_after if position else op.state_after
-        is_recovery = op.prev is not None and op.prev in nullified_prevs
-        if op.signer_key and _pds(before) == pds and not is_recovery:
-            keys.add(op.signer_key)
-    return keys
 
 
 def _describe(known: KeyAttribution | None, host_key: bool, hosting: str | None) -> str:
@@ -63,7 +45,7 @@ class RotationKeyCustodyCheck:
         category=Category.PORTABILITY,
         weight=4.0,
         requires=("did_document", "plc_audit_log"),
-        uses=("sandbox",),
+        uses=("sandbox", "pds", "handle_resolutions", "input_handle", "did"),
         rationale=(
             "Rotation keys are the master keys of a did:plc identity: whoever holds one can "
             "change your handle, your signing key and your server. By default your PDS operator "
@@ -91,9 +73,9 @@ class RotationKeyCustodyCheck:
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         log = expect(evidence.plc_audit_log, PlcAuditLogFetch).verification
-        pds = expect(evidence.did_document, DidDocumentFetch).parsed.pds_endpoint
-        hosting = attribute_host(pds, sandbox=evidence.sandbox).label if pds else None
-        if not log.valid or log.state is None:
+        expect(evidence.did_document, DidDocumentFetch)
+        view = control.custody(evidence)
+        if view is None:
             return failed(
                 "The PLC log does not verify, so nobody's custody of this identity can be trusted",
                 finding(f"{log.reason}: {log.detail}", "/plc_audit_log/entries"),
@@ -102,76 +84,62 @@ class RotationKeyCustodyCheck:
                     "operator_keys": [],
                     "host_keys": [],
                     "other_keys": [],
-                    "hosting_operator": hosting,
+                    "hosting_operator": None,
                     "top_key_operator": None,
                 },
             )
-        keys = log.state.rotation_keys
-        host_keys = presumed_host_keys(log, pds)
-        known = {key: attribute_key(key, sandbox=evidence.sandbox) for key in keys}
-        rows: list[JsonValue] = []
-        findings: list[Finding] = []
-        for priority, key in enumerate(keys):
-            owner = known[key]
-            rows.append(
-                {
-                    "priority": priority,
-                    "key": key,
-                    "operator": owner.operator_name if owner else None,
-                    "basis": owner.basis if owner else None,
-                    "host_key": owner is None and key in host_keys,
-                }
+        rows: list[JsonValue] = [
+            {
+                "priority": k.priority,
+                "key": k.key,
+                "operator": k.operator.operator_name if k.operator else None,
+                "basis": k.operator.basis if k.operator else None,
+                "host_key": k.kind == "host",
+            }
+            for k in view.keys
+        ]
+        findings = [
+            finding(
+                f"#{k.priority} {k.key}: "
+                + _describe(k.operator, k.kind == "host", view.hosting_label),
+                "/plc_audit_log/entries",
             )
-            findings.append(
-                finding(
-                    f"#{priority} {key}: {_describe(owner, key in host_keys, hosting)}",
-                    "/plc_audit_log/entries",
-                )
-            )
-        operator_keys = [k for k in keys if known[k]]
-        presumed = [k for k in keys if not known[k] and k in host_keys]
-        other = [k for k in keys if not known[k] and k not in host_keys]
-        top = known[keys[0]] if keys else None
+            for k in view.keys
+        ]
+        top = view.keys[0].operator if view.keys else None
         data: dict[str, JsonValue] = {
             "rotation_keys": rows,
-            "operator_keys": list[JsonValue](operator_keys),
-            "host_keys": list[JsonValue](presumed),
-            "other_keys": list[JsonValue](other),
-            "hosting_operator": hosting,
+            "operator_keys": list[JsonValue](view.of("operator")),
+            "host_keys": list[JsonValue](view.of("host")),
+            "other_keys": list[JsonValue](view.of("other")),
+            "hosting_operator": view.hosting_label,
             "top_key_operator": top.operator_name if top else None,
         }
-        return self._verdict(keys, known, host_keys, other, hosting, findings, data)
+        return self._verdict(view, findings, data)
 
     def _verdict(
-        self,
-        keys: tuple[str, ...],
-        known: dict[str, KeyAttribution | None],
-        host_keys: set[str],
-        other: list[str],
-        hosting: str | None,
-        findings: list[Finding],
-        data: dict[str, JsonValue],
+        self, view: control.Custody, findings: list[Finding], data: dict[str, JsonValue]
     ) -> Outcome:
-        if not keys:
+        if not view.keys:
             return failed(
                 "The identity has no rotation keys: nobody, you included, can change or move it",
                 *findings,
                 data=data,
             )
-        holders = sorted({k.operator_name for k in known.values() if k is not None})
-        if all(known[key] for key in keys):
-            derived = any(k.derived for k in known.values() if k is not None)
-            basis = " (attributed from public PLC logs)" if derived else ""
+        known = [k.operator for k in view.keys if k.operator is not None]
+        holders = sorted({k.operator_name for k in known})
+        if len(known) == len(view.keys):
+            basis = " (attributed from public PLC logs)" if any(k.derived for k in known) else ""
             return failed(
                 f"Every rotation key is {' and '.join(holders)}'s{basis}: it alone can rewrite "
                 "your identity, and you cannot move without its cooperation",
                 *findings,
                 data=data,
             )
-        top, top_owner = keys[0], known[keys[0]]
-        if top_owner is not None:
+        top = view.keys[0]
+        if top.operator is not None:
             return partial(
-                f"A key not attributed to any operator exists, but {top_owner.operator_name}'s "
+                f"A key not attributed to any operator exists, but {top.operator.operator_name}'s "
                 "key outranks it: it can undo changes signed with yours within 72 hours",
                 *findings,
                 score=0.5,
@@ -181,10 +149,18 @@ class RotationKeyCustodyCheck:
                 ),
                 data=data,
             )
-        if top in host_keys:
+        if top.kind == "host" and view.self_hosted:
+            return passed(
+                f"The highest-priority key is your own server's ({view.hosting_label}, "
+                "self-hosted): nobody else can rewrite your identity",
+                *findings,
+                data=data,
+            )
+        if top.kind == "host":
             return partial(
-                f"The highest-priority key signed changes made while hosted at {hosting}, so it "
-                "is presumably the PDS operator's; if you run that server yourself, it is yours",
+                f"The highest-priority key signed changes made while hosted at "
+                f"{view.hosting_label}, so it is presumably the PDS operator's; if you run that "
+                "server yourself, it is yours",
                 *findings,
                 score=0.5,
                 remediation=(
@@ -193,7 +169,7 @@ class RotationKeyCustodyCheck:
                 ),
                 data=data,
             )
-        outranked = holders + ([f"your PDS ({hosting})"] if host_keys else [])
+        outranked = holders + ([f"your PDS ({view.hosting_label})"] if view.of("host") else [])
         return passed(
             "The highest-priority rotation key is neither attributed to an operator nor seen "
             f"acting for your PDS, and it outranks {', '.join(outranked) or 'every other key'}: "

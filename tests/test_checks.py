@@ -137,6 +137,8 @@ def test_handle_domain(
 ) -> None:
     identity = PlcIdentity(handle, pds, [key()])
     fakenet.account(identity)
+    # every PDS here is a service with many accounts, not the user's own server
+    fakenet.route(f"{pds}/xrpc/com.atproto.sync.listRepos", json={"repos": [{"did": "x"}] * 10})
     result = run(HandleDomainCheck(), fakenet.gather(handle))
     assert result.status is status, result.summary
     assert result.data["domain_type"] == domain_type

@@ -7,8 +7,9 @@ from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import (
     DidDocumentFetch,
     DnsTxtAnswer,
+    JsonAnswer,
     NotCollected,
-    PdsHealth,
+    PdsProbes,
     PlcAuditLogFetch,
     WellKnownAnswer,
 )
@@ -40,7 +41,8 @@ def test_handle_target_records_both_methods_document_log_and_pds(fakenet: FakeNe
     assert evidence.did_document.parsed.pds_endpoint == PDS
     assert isinstance(evidence.plc_audit_log, PlcAuditLogFetch)
     assert evidence.plc_audit_log.verification.valid
-    assert isinstance(evidence.pds_health, PdsHealth)
+    assert isinstance(evidence.pds, PdsProbes)
+    assert isinstance(evidence.pds.health, JsonAnswer)
     assert evidence.unresolved_reason is None
 
 
@@ -142,8 +144,9 @@ def test_pds_on_link_local_address_is_blocked_not_requested(fakenet: FakeNet) ->
     # When audited, even with private destinations allowed
     evidence = fakenet.gather(identity.handle, allow_private=True)
     # Then the probe is a blocked_address failure and no request was made
-    assert isinstance(evidence.pds_health, ProbeFailure)
-    assert evidence.pds_health.kind is FailureKind.BLOCKED_ADDRESS
+    assert isinstance(evidence.pds, PdsProbes)
+    assert isinstance(evidence.pds.health, ProbeFailure)
+    assert evidence.pds.health.kind is FailureKind.BLOCKED_ADDRESS
     assert not metadata.called
 
 
@@ -154,10 +157,12 @@ def test_pds_on_loopback_needs_allow_private(fakenet: FakeNet) -> None:
     fakenet.account(identity)
     fakenet.addresses["pds.internal.example"] = ["127.0.0.1"]
     refused = fakenet.gather(identity.handle)
-    assert isinstance(refused.pds_health, ProbeFailure)
-    assert refused.pds_health.kind is FailureKind.BLOCKED_ADDRESS
+    assert isinstance(refused.pds, PdsProbes)
+    assert isinstance(refused.pds.health, ProbeFailure)
+    assert refused.pds.health.kind is FailureKind.BLOCKED_ADDRESS
     allowed = fakenet.gather(identity.handle, allow_private=True)
-    assert isinstance(allowed.pds_health, PdsHealth)
+    assert isinstance(allowed.pds, PdsProbes)
+    assert isinstance(allowed.pds.health, JsonAnswer)
 
 
 def test_garbage_json_document_is_invalid_response(fakenet: FakeNet) -> None:

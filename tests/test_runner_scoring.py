@@ -10,10 +10,10 @@ from auditor.check import CheckMeta, Outcome, failed, partial, passed
 from auditor.crypto import PrivateKey
 from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import Evidence, NotCollected
-from auditor.models.report import Band, Category, CheckResult, Status
+from auditor.models.report import Category, CheckResult, Status
 from auditor.runner import run_check, run_checks
 from auditor.sandbox.identities import PlcIdentity
-from auditor.scoring import CATEGORY_WEIGHTS, band_for, effective_weights, score_results
+from auditor.scoring import CATEGORY_WEIGHTS, effective_weights, score_results
 from tests.support.fakenet import FakeNet
 
 
@@ -56,14 +56,14 @@ def evidence(fakenet: FakeNet) -> Evidence:
 def test_failed_required_evidence_is_error_with_the_probe_message(evidence: Evidence) -> None:
     broken = evidence.model_copy(
         update={
-            "pds_health": ProbeFailure(
+            "repo_export": ProbeFailure(
                 kind=FailureKind.TIMEOUT,
                 source="https://x/xrpc/_health",
                 message="GET x: timed out",
             )
         }
     )
-    result = run_check(make_check("needs-pds", passed("ok"), requires=("pds_health",)), broken)  # type: ignore[arg-type]
+    result = run_check(make_check("needs-pds", passed("ok"), requires=("repo_export",)), broken)  # type: ignore[arg-type]
     assert result.status is Status.ERROR
     assert result.error == "GET x: timed out"
     assert result.error_reason == "evidence_unavailable"
@@ -146,7 +146,6 @@ def test_weighted_mean_within_and_across_categories() -> None:
     assert identity.score == pytest.approx(0.25)
     # overall: (0.25 * 0.30 + 0.5 * 0.20) / (0.30 + 0.20) = 0.35
     assert scores.score == pytest.approx(35.0)
-    assert scores.band is Band.CENTRALIZED
     assert scores.coverage == pytest.approx(1.0)
 
 
@@ -187,22 +186,7 @@ def test_errors_and_deselected_checks_lower_coverage_not_score() -> None:
 def test_nothing_scored_means_no_score_and_no_band() -> None:
     model = [make_check("a", passed("x"))]
     scores = score_results([result("a", Status.ERROR, None, Category.IDENTITY)], model)  # type: ignore[arg-type]
-    assert scores.score is None and scores.band is None and scores.coverage == 0.0
-
-
-@pytest.mark.parametrize(
-    ("score", "band"),
-    [
-        (0.0, Band.CENTRALIZED),
-        (39.99, Band.CENTRALIZED),
-        (40.0, Band.HYBRID),
-        (74.99, Band.HYBRID),
-        (75.0, Band.DECENTRALIZED),
-        (100.0, Band.DECENTRALIZED),
-    ],
-)
-def test_band_edges(score: float, band: Band) -> None:
-    assert band_for(score) is band
+    assert scores.score is None and scores.coverage == 0.0
 
 
 def test_effective_weights_split_category_weight_by_check_weight() -> None:

@@ -104,6 +104,44 @@ def check(
             help="AppView base URL to ask whether it indexes the account (repeatable).",
         ),
     ] = None,
+    labeler: Annotated[
+        ListOpt,
+        typer.Option(
+            "--labeler",
+            envvar=env("labeler", "DECAUDIT_LABELERS"),
+            help="Labeler base URL to ask which labels it applies (repeatable).",
+        ),
+    ] = None,
+    skip_export: Annotated[
+        bool,
+        typer.Option(
+            "--skip-export", envvar=env("skip_export"), help="Do not download the repository."
+        ),
+    ] = False,
+    save_export: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-export",
+            envvar=env("save_export"),
+            file_okay=False,
+            help="Keep the export in this folder (repo.car; blobs/ with --blobs all).",
+        ),
+    ] = None,
+    max_export_size: Annotated[
+        int,
+        typer.Option(
+            "--max-export-size",
+            envvar=env("max_export_size"),
+            min=1,
+            help="Size cap of the repository export, in MiB.",
+        ),
+    ] = defaults.MAX_EXPORT_BYTES // (1024 * 1024),
+    blobs: Annotated[
+        str,
+        typer.Option(
+            "--blobs", envvar=env("blobs"), help="Blobs to fetch and verify: a number, or 'all'."
+        ),
+    ] = str(defaults.BLOB_SAMPLE),
     timeout: Annotated[
         float,
         typer.Option(
@@ -147,13 +185,17 @@ def check(
         parsed = syntax.parse_target(target)
     except syntax.TargetSyntaxError as exc:
         fail(f"invalid target {target!r}: {exc}")
+    lists = {"relays": relay, "plc_mirrors": plc_mirror, "appviews": appview, "labelers": labeler}
     settings = build_settings(
         plc_url=plc_url,
         nameservers=split(nameserver),
         connect_to=connect_to_map(split(connect_to)),
-        relays=split(relay),
-        plc_mirrors=split(plc_mirror),
-        appviews=split(appview),
+        # given lists replace the defaults; absent ones keep them
+        **{name: split(value) for name, value in lists.items() if value is not None},
+        skip_export=skip_export,
+        save_export=str(save_export) if save_export else None,
+        max_export_bytes=max_export_size * 1024 * 1024,
+        blob_sample=_blob_count(blobs),
         timeout=timeout,
         deadline=deadline,
         allow_private=allow_private,
@@ -172,6 +214,14 @@ def check(
     report = judge(evidence, available, chosen)
     emit(report, fmt, output, verbose)
     finish(report, fail_under)
+
+
+def _blob_count(value: str) -> int | None:
+    if value.strip().lower() == "all":
+        return None
+    if not value.strip().isdigit():
+        fail(f"--blobs {value!r}: expected a number or 'all'")
+    return int(value)
 
 
 async def _gather_with_progress(target: Target, settings: AuditSettings) -> Evidence:

@@ -16,7 +16,6 @@ from auditor.models.evidence import (
     DnsTxtAnswer,
     HandleResolution,
     NotCollected,
-    PdsHealth,
     PlcAuditLogFetch,
     WellKnownAnswer,
 )
@@ -102,23 +101,6 @@ async def _did_document(ctx: GatherContext, did: str) -> DidDocumentFetch | Prob
 async def fetch_did_document(ctx: GatherContext, did: str) -> DidDocumentFetch | ProbeFailure:
     """The DID document as served, raw."""
     return await guarded(did, lambda: _did_document(ctx, did))
-
-
-async def _pds_health(ctx: GatherContext, endpoint: str) -> PdsHealth | ProbeFailure:
-    result = await ctx.fetcher.get_json(f"{endpoint}/xrpc/_health")
-    if isinstance(result, ProbeFailure):
-        return result
-    return PdsHealth(endpoint=endpoint, exchange=result.exchange, body=cast(JsonValue, result.body))
-
-
-async def probe_pds_health(
-    ctx: GatherContext, document: DidDocumentFetch
-) -> PdsHealth | ProbeFailure | NotCollected:
-    """Is the PDS the DID document names reachable (and allowed by the network policy)?"""
-    endpoint = document.parsed.pds_endpoint
-    if endpoint is None:
-        return NotCollected(reason="the DID document names no PDS")
-    return await guarded(f"{endpoint}/xrpc/_health", lambda: _pds_health(ctx, endpoint))
 
 
 async def _audit_log(ctx: GatherContext, did: str) -> PlcAuditLogFetch | ProbeFailure:

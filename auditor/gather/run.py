@@ -1,28 +1,34 @@
-"""The gathering plan for one account: identity first, then everything else concurrently."""
+"""The gathering plan for one account: identity first, then everything else concurrently.
+
+Only the identity phase is sequential (a handle must resolve before a DID document can be asked
+for). After that, every probe needs only the DID and its document, so the PDS probes, each relay,
+each PLC mirror, each AppView and labeler, the network-origin lookup, the export and the blob
+listing all start at once on the shared client; nothing waits for something it does not need.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
+from typing import Any
 
 from auditor import __version__, identity, syntax
+from auditor.attribution import host_of
 from auditor.gather.context import GatherContext, elapsed_ms
-from auditor.gather.identity import (
-    fetch_did_document,
-    fetch_plc_audit_log,
-    probe_pds_health,
-    resolve_handle,
+from auditor.gather.export import export_blobs, export_repository
+from auditor.gather.hosting import (
+    network_origins,
+    probe_appview,
+    probe_labeler,
+    probe_mirror,
+    probe_pds,
+    probe_relay,
 )
+from auditor.gather.identity import fetch_did_document, fetch_plc_audit_log, resolve_handle
 from auditor.models.common import ProbeFailure
-from auditor.models.evidence import (
-    DidDocumentFetch,
-    Evidence,
-    HandleResolution,
-    NotCollected,
-    PdsHealth,
-    PlcAuditLogFetch,
-)
+from auditor.models.evidence import DidDocumentFetch, Evidence, HandleResolution, NotCollected
 
 _NOT_REACHED = NotCollected(reason="not collected: the target did not resolve to a DID")
 
@@ -35,6 +41,41 @@ def _handle_failure_reason(outcome: identity.HandleOutcome) -> str:
     return f"the handle {outcome.handle} did not resolve to a DID ({'; '.join(parts)})"
 
 
+async def _around_the_identity(
+    ctx: GatherContext, did: str, document: DidDocumentFetch, input_handle: str | None
+) -> dict[str, Any]:
+    """Every probe that needs only the DID document, all at once."""
+    parsed = document.parsed
+    pds = parsed.pds_endpoint
+    key = parsed.signing_key.did_key if parsed.signing_key else None
+    claimed = parsed.handle
+    plc = did.startswith("did:plc:")
+    pds_host = host_of(pds) if pds else ""
+
+    async def nothing() -> None:
+        return None
+
+    jobs: dict[str, Awaitable[Any]] = {
+        "claimed": resolve_handle(ctx, claimed)
+        if claimed is not None and claimed != input_handle
+        else nothing(),
+        "pds": probe_pds(ctx, pds, did) if pds else nothing(),
+        "relays": asyncio.gather(
+            *(probe_relay(ctx, r, did, pds_host) for r in ctx.settings.relays)
+        ),
+        "mirrors": asyncio.gather(*(probe_mirror(ctx, m, did) for m in ctx.settings.plc_mirrors))
+        if plc
+        else nothing(),
+        "appviews": asyncio.gather(*(probe_appview(ctx, a, did) for a in ctx.settings.appviews)),
+        "labelers": asyncio.gather(*(probe_labeler(ctx, lb, did) for lb in ctx.settings.labelers)),
+        "network": network_origins(ctx, pds),
+        "export": export_repository(ctx, pds, did, key),
+        "blobs": export_blobs(ctx, pds, did),
+    }
+    results = await asyncio.gather(*jobs.values())
+    return dict(zip(jobs, results, strict=True))
+
+
 async def gather_evidence(
     target: syntax.Target, ctx: GatherContext, *, now: datetime | None = None
 ) -> Evidence:
@@ -44,6 +85,7 @@ async def gather_evidence(
     resolutions: list[HandleResolution] = []
     did = target.did
     unresolved: str | None = None
+    fields: dict[str, Any] = {"did_document": _NOT_REACHED, "plc_audit_log": _NOT_REACHED}
 
     if target.handle is not None:
         resolution = await resolve_handle(ctx, target.handle)
@@ -53,27 +95,33 @@ async def gather_evidence(
         if did is None:
             unresolved = _handle_failure_reason(outcome)
 
-    document: DidDocumentFetch | ProbeFailure | NotCollected = _NOT_REACHED
-    audit_log: PlcAuditLogFetch | ProbeFailure | NotCollected = _NOT_REACHED
-    pds_health: PdsHealth | ProbeFailure | NotCollected = _NOT_REACHED
     if did is not None:
         document, audit_log = await asyncio.gather(
             fetch_did_document(ctx, did), fetch_plc_audit_log(ctx, did)
         )
+        fields.update(did_document=document, plc_audit_log=audit_log)
         if isinstance(document, DidDocumentFetch):
-            claimed = document.parsed.handle
-            second = (
-                resolve_handle(ctx, claimed)
-                if claimed is not None and claimed != target.handle
-                else None
+            around = await _around_the_identity(ctx, did, document, target.handle)
+            if around["claimed"] is not None:
+                resolutions.append(around["claimed"])
+            fields.update(
+                {
+                    name: value
+                    for name, value in (
+                        ("pds", around["pds"]),
+                        ("relays", list(around["relays"])),
+                        ("plc_mirrors", list(around["mirrors"] or [])),
+                        ("appviews", list(around["appviews"])),
+                        ("labelers", list(around["labelers"])),
+                        ("hosting_network", around["network"]),
+                        ("repo_export", around["export"]),
+                        ("blobs", around["blobs"]),
+                    )
+                    if value is not None
+                }
             )
-            if second is not None:
-                claimed_resolution, pds_health = await asyncio.gather(
-                    second, probe_pds_health(ctx, document)
-                )
-                resolutions.append(claimed_resolution)
-            else:
-                pds_health = await probe_pds_health(ctx, document)
+            if around["pds"] is None:
+                fields["pds"] = NotCollected(reason="the DID document names no PDS")
         else:
             reason = document.message if isinstance(document, ProbeFailure) else document.reason
             unresolved = f"the DID document of {did} could not be had: {reason}"
@@ -89,9 +137,7 @@ async def gather_evidence(
         settings=ctx.settings,
         handle_resolutions=resolutions,
         did=did,
-        did_document=document,
-        plc_audit_log=audit_log,
-        pds_health=pds_health,
         unresolved_reason=unresolved,
         sandbox=ctx.fetcher.saw_sandbox,
+        **fields,
     )

@@ -19,6 +19,7 @@ from pydantic import Field, JsonValue
 
 from auditor import diddoc, plc
 from auditor.models.common import HttpExchange, Model, ProbeFailure
+from auditor.repo.verify import ExportVerification
 from auditor.settings import AuditSettings
 
 EVIDENCE_VERSION = "1.0"
@@ -31,6 +32,9 @@ class NotCollected(Model):
     """Discriminator: always ``skipped``."""
     reason: str
     """Why: e.g. "did:web identities have no PLC log"."""
+    requested: bool = True
+    """False when the user opted out (``--skip-export``): the checks that need it do not run,
+    and coverage says so; True when the probe simply does not apply to this account."""
 
 
 class DnsTxtAnswer(Model):
@@ -105,15 +109,12 @@ class PlcAuditLogFetch(Model):
         return plc.verify_audit_log(self.did, cast(Sequence[object], self.entries))
 
 
-class PdsHealth(Model):
-    """The PDS's ``/xrpc/_health`` answer: is the named server up, and which version it runs."""
+class JsonAnswer(Model):
+    """A JSON answer as received, with the exchange that produced it (interpreted by checks)."""
 
     outcome: Literal["ok"] = "ok"
-    endpoint: str
-    """The PDS endpoint from the DID document."""
     exchange: HttpExchange
     body: JsonValue
-    """The answer as received (the reference PDS sends ``{"version": ...}``)."""
 
 
 DidDocumentSlot = Annotated[
@@ -122,7 +123,120 @@ DidDocumentSlot = Annotated[
 PlcLogSlot = Annotated[
     PlcAuditLogFetch | ProbeFailure | NotCollected, Field(discriminator="outcome")
 ]
-PdsHealthSlot = Annotated[PdsHealth | ProbeFailure | NotCollected, Field(discriminator="outcome")]
+JsonSlot = Annotated[JsonAnswer | ProbeFailure | NotCollected, Field(discriminator="outcome")]
+
+
+class PdsProbes(Model):
+    """What the PDS the DID document names says about itself and the account."""
+
+    outcome: Literal["ok"] = "ok"
+    endpoint: str
+    """The ``#atproto_pds`` endpoint of the DID document."""
+    health: JsonSlot
+    """``/xrpc/_health``: ``{"version": ...}``."""
+    describe_server: JsonSlot
+    """``com.atproto.server.describeServer``."""
+    describe_repo: JsonSlot
+    """``com.atproto.repo.describeRepo`` for the DID (``handleIsCorrect``, ``collections``)."""
+    repo_status: JsonSlot
+    """``com.atproto.sync.getRepoStatus`` for the DID."""
+    latest_commit: JsonSlot
+    """``com.atproto.sync.getLatestCommit`` for the DID."""
+    list_repos: JsonSlot
+    """``com.atproto.sync.listRepos`` (first page): how many accounts the server hosts."""
+
+
+class RelayProbes(Model):
+    """One relay's view of the account and of its PDS host."""
+
+    url: str
+    repo_status: JsonSlot
+    latest_commit: JsonSlot
+    host_status: JsonSlot
+    """``com.atproto.sync.getHostStatus`` for the PDS's hostname."""
+
+
+class MirrorProbe(Model):
+    """An independent PLC read mirror's copy of the audit log."""
+
+    url: str
+    audit_log: JsonSlot
+
+
+class AppViewProbe(Model):
+    """Whether an AppView indexes the account (``app.bsky.actor.getProfile``)."""
+
+    url: str
+    profile: JsonSlot
+
+
+class LabelerProbe(Model):
+    """Labels a labeler applies to the account (``com.atproto.label.queryLabels``)."""
+
+    url: str
+    labels: JsonSlot
+
+
+class TxtLookup(Model):
+    """One DNS TXT lookup: the records, or why there are none."""
+
+    name: str
+    records: list[str] = []
+    failure: ProbeFailure | None = None
+
+
+class NetworkOrigins(Model):
+    """Who announces the PDS's addresses: DNS origin (ASN) lookups, Team Cymru format."""
+
+    outcome: Literal["ok"] = "ok"
+    host: str
+    addresses: list[str]
+    lookups: list[TxtLookup]
+    """For each IPv4 address its ``origin`` lookup, then each AS number's name lookup."""
+
+
+class RepoExport(Model):
+    """The account's repository as exported by its PDS, and everything verified about it."""
+
+    outcome: Literal["ok"] = "ok"
+    exchange: HttpExchange
+    bytes: int
+    seconds: float
+    """Download and verification wall time."""
+    verification: ExportVerification
+    saved_to: str | None = None
+    """Where the CAR was kept (``--save-export``)."""
+
+
+class BlobCheck(Model):
+    """One sampled blob: fetched and its CID recomputed."""
+
+    cid: str
+    bytes: int = 0
+    valid: bool
+    failure: ProbeFailure | None = None
+
+
+class BlobInventory(Model):
+    """``listBlobs`` with full pagination, and a verified sample of the blobs."""
+
+    outcome: Literal["ok"] = "ok"
+    listed: int
+    pages: int
+    complete: bool
+    """False when listing stopped early (a page failed, or the page limit)."""
+    listing_failure: ProbeFailure | None = None
+    checked: list[BlobCheck] = []
+    saved_to: str | None = None
+
+
+PdsSlot = Annotated[PdsProbes | NotCollected, Field(discriminator="outcome")]
+OriginsSlot = Annotated[
+    NetworkOrigins | ProbeFailure | NotCollected, Field(discriminator="outcome")
+]
+ExportSlot = Annotated[RepoExport | ProbeFailure | NotCollected, Field(discriminator="outcome")]
+BlobsSlot = Annotated[BlobInventory | ProbeFailure | NotCollected, Field(discriminator="outcome")]
+_SKIPPED = NotCollected(reason="not collected")
 
 
 class Evidence(Model):
@@ -152,7 +266,17 @@ class Evidence(Model):
     """The DID audited; None when the target could not be resolved to one."""
     did_document: DidDocumentSlot
     plc_audit_log: PlcLogSlot
-    pds_health: PdsHealthSlot
+    pds: PdsSlot = _SKIPPED
+    """The PDS's own answers."""
+    relays: list[RelayProbes] = []
+    """Each relay consulted, in the order configured."""
+    plc_mirrors: list[MirrorProbe] = []
+    """Each independent PLC read mirror consulted (did:plc only)."""
+    appviews: list[AppViewProbe] = []
+    labelers: list[LabelerProbe] = []
+    hosting_network: OriginsSlot = _SKIPPED
+    repo_export: ExportSlot = _SKIPPED
+    blobs: BlobsSlot = _SKIPPED
     unresolved_reason: str | None = None
     """Why no DID document could be had (then no check runs)."""
     sandbox: bool = False

@@ -134,7 +134,10 @@ class Report(Model):
     score: float | None
     """0-100 (higher = more decentralized); null if the target could not be resolved."""
     band: Band | None
-    """centralized / hybrid / decentralized; null if the target could not be resolved."""
+    """centralized / hybrid / decentralized (decided by gates, see ``band_basis``); null if the
+    target could not be resolved."""
+    band_basis: list[str] = []
+    """Why this band: the gate that decided it, then who controls each layer judged."""
     coverage: float
     """0-1: share of the scoring model's weight that was scored (errors and deselected checks
     lower it; not-applicable and informative checks do not count)."""

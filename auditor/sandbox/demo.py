@@ -21,7 +21,7 @@ from auditor.sandbox.scenarios import SCENARIOS, build_world
 from auditor.session import Session
 
 SUFFIXES = {OutputFormat.JSON: "json", OutputFormat.HTML: "html", OutputFormat.TEXT: "txt"}
-TIMING_KEYS = frozenset({"elapsed_ms", "duration_ms"})
+TIMING_KEYS = frozenset({"elapsed_ms", "duration_ms", "seconds"})
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,8 @@ def build_state(
             *(arg for url in relays for arg in ("--relay", url)),
             *(arg for url in mirrors for arg in ("--plc-mirror", url)),
             *(arg for url in appviews for arg in ("--appview", url)),
+            "--labeler",
+            f"https://{world.labeler.hostname}",
             "--allow-private",
         ],
     )

@@ -255,6 +255,7 @@ class World:
             "relays": [relay.url for relay in self.relays.values()],
             "plc_mirrors": [f"https://{host}" for host in self.mirrors],
             "appviews": [appview.url for appview in self.appviews.values()],
+            "labelers": [self.labeler.url],
             "allow_private": True,
             "deadline": 30.0,
             "timeout": 5.0,

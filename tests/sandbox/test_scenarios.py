@@ -21,7 +21,7 @@ from auditor import plc
 from auditor.api import gather, rescore
 from auditor.attribution import attribute_key
 from auditor.models.common import FailureKind, ProbeFailure
-from auditor.models.evidence import DidDocumentFetch, Evidence
+from auditor.models.evidence import DidDocumentFetch, Evidence, PdsProbes
 from auditor.sandbox.scenarios import SCENARIOS, UnknownScenarioError, build_world, select
 from auditor.sandbox.world import World, operator_keys
 from auditor.session import Session
@@ -237,8 +237,9 @@ def test_unknown_scenarios_are_named() -> None:
 def test_hostile_ssrf_is_blocked_not_requested() -> None:
     world = build_world(["hostile-ssrf"])
     evidence = audit(world, "sid.test")
-    assert isinstance(evidence.pds_health, ProbeFailure)
-    assert evidence.pds_health.kind is FailureKind.BLOCKED_ADDRESS
+    assert isinstance(evidence.pds, PdsProbes)
+    assert isinstance(evidence.pds.health, ProbeFailure)
+    assert evidence.pds.health.kind is FailureKind.BLOCKED_ADDRESS
     # and without --allow-private, the handle's loopback web host is refused too
     strict = audit(world, "sid.test", allow_private=False)
     https = strict.handle_resolutions[0].https
@@ -249,8 +250,9 @@ def test_hostile_garbage_is_recorded_as_invalid() -> None:
     world = build_world(["hostile-garbage"])
     evidence = audit(world, "gary.test")
     assert isinstance(evidence.did_document, DidDocumentFetch)  # the directory is fine
-    assert isinstance(evidence.pds_health, ProbeFailure)
-    assert evidence.pds_health.kind is FailureKind.INVALID_RESPONSE
+    assert isinstance(evidence.pds, PdsProbes)
+    assert isinstance(evidence.pds.health, ProbeFailure)
+    assert evidence.pds.health.kind is FailureKind.INVALID_RESPONSE
     report = rescore(evidence, strict=True)
     assert report.band is not None
 
@@ -263,9 +265,10 @@ def test_hostile_hosts_cannot_outlast_the_deadline(scenario: str, handle: str) -
     start = time.perf_counter()
     evidence = audit(world, handle, timeout=1.0, deadline=4.0)
     assert time.perf_counter() - start < 6.0
-    assert isinstance(evidence.pds_health, ProbeFailure)
+    assert isinstance(evidence.pds, PdsProbes)
+    assert isinstance(evidence.pds.health, ProbeFailure)
     expected = FailureKind.TOO_LARGE if scenario == "hostile-oversize" else FailureKind.TIMEOUT
-    assert evidence.pds_health.kind is expected
+    assert evidence.pds.health.kind is expected
     rescore(evidence, strict=True)  # judging it raises nothing
 
 

@@ -377,6 +377,7 @@ async def test_the_cli_audits_the_served_sandbox(running: Running) -> None:
         *(arg for url in state["relays"] for arg in ("--relay", url)),
         *(arg for url in state["plc_mirrors"] for arg in ("--plc-mirror", url)),
         *(arg for url in state["appviews"] for arg in ("--appview", url)),
+        *(arg for url in state["labelers"] for arg in ("--labeler", url)),
         "--allow-private",
     ]  # fmt: skip
     assert state["check_args"] == options
@@ -396,7 +397,7 @@ async def test_the_cli_audits_the_served_sandbox(running: Running) -> None:
         report = json.loads(result.stdout)
         assert report["did"] == account["did"]
         assert report["handle_verified"] is True
-        health = report["evidence"]["pds_health"]
+        health = report["evidence"]["pds"]["health"]
         if account["scenario"] == "pds-down":
             assert health["outcome"] == "failed"
             assert health["kind"] == "network"

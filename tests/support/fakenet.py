@@ -78,7 +78,16 @@ class FakeNet:
 
     def gather(self, target: str, **settings: Any) -> Evidence:
         """Run the real gatherer over this network."""
-        audit_settings = AuditSettings(plc_url=self.plc_url, **settings)
+        # Only what a test routes is consulted: no default relays, mirrors, AppViews, labelers or
+        # export unless the test asks for them.
+        quiet = {
+            "relays": [],
+            "plc_mirrors": [],
+            "appviews": [],
+            "labelers": [],
+            "skip_export": True,
+        }
+        audit_settings = AuditSettings(plc_url=self.plc_url, **{**quiet, **settings})
 
         async def run() -> Evidence:
             async with Session.open(audit_settings, resolver=self.resolver) as session:

@@ -1,0 +1,164 @@
+"""Gatherers for everything around the identity: the PDS, relays, PLC mirrors, AppViews,
+labelers, and the network the PDS is hosted on. Each probe is independent; the plan in
+:mod:`auditor.gather.run` runs them all concurrently once the DID document is known."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Mapping
+from typing import cast
+
+from pydantic import JsonValue
+
+from auditor.attribution import host_of
+from auditor.gather.context import GatherContext, guarded, lookup_txt
+from auditor.models.common import ProbeFailure
+from auditor.models.evidence import (
+    AppViewProbe,
+    JsonAnswer,
+    LabelerProbe,
+    MirrorProbe,
+    NetworkOrigins,
+    NotCollected,
+    PdsProbes,
+    RelayProbes,
+    TxtLookup,
+)
+from auditor.net.dns import DnsError
+
+LIST_REPOS_PAGE = 10
+"""Enough to tell a personal server (one or a few accounts) from a provider."""
+AUDIT_LOG_MAX_BYTES = 8 * 1024 * 1024
+
+JsonProbe = JsonAnswer | ProbeFailure
+
+
+async def xrpc(
+    ctx: GatherContext,
+    base: str,
+    method: str,
+    params: Mapping[str, str] | None = None,
+    *,
+    max_bytes: int | None = None,
+) -> JsonProbe:
+    """One XRPC GET (``/xrpc/<method>``), as evidence."""
+    url = f"{base}/xrpc/{method}"
+
+    async def probe() -> JsonProbe:
+        result = await ctx.fetcher.get_json(url, params=params, max_bytes=max_bytes)
+        if isinstance(result, ProbeFailure):
+            return result
+        return JsonAnswer(exchange=result.exchange, body=cast(JsonValue, result.body))
+
+    return await guarded(url, probe)
+
+
+async def probe_pds(ctx: GatherContext, endpoint: str, did: str) -> PdsProbes:
+    """The PDS's health, self-description, and its view of the account, concurrently."""
+    health, server, repo, status, commit, repos = await asyncio.gather(
+        xrpc(ctx, endpoint, "_health"),
+        xrpc(ctx, endpoint, "com.atproto.server.describeServer"),
+        xrpc(ctx, endpoint, "com.atproto.repo.describeRepo", {"repo": did}),
+        xrpc(ctx, endpoint, "com.atproto.sync.getRepoStatus", {"did": did}),
+        xrpc(ctx, endpoint, "com.atproto.sync.getLatestCommit", {"did": did}),
+        xrpc(ctx, endpoint, "com.atproto.sync.listRepos", {"limit": str(LIST_REPOS_PAGE)}),
+    )
+    return PdsProbes(
+        endpoint=endpoint,
+        health=health,
+        describe_server=server,
+        describe_repo=repo,
+        repo_status=status,
+        latest_commit=commit,
+        list_repos=repos,
+    )
+
+
+async def probe_relay(ctx: GatherContext, relay: str, did: str, pds_host: str) -> RelayProbes:
+    """One relay: does it carry the account, at which revision, and how does it see the PDS."""
+    status, commit, host = await asyncio.gather(
+        xrpc(ctx, relay, "com.atproto.sync.getRepoStatus", {"did": did}),
+        xrpc(ctx, relay, "com.atproto.sync.getLatestCommit", {"did": did}),
+        xrpc(ctx, relay, "com.atproto.sync.getHostStatus", {"hostname": pds_host}),
+    )
+    return RelayProbes(url=relay, repo_status=status, latest_commit=commit, host_status=host)
+
+
+async def probe_mirror(ctx: GatherContext, mirror: str, did: str) -> MirrorProbe:
+    """An independent mirror's copy of the PLC audit log."""
+    url = f"{mirror}/{did}/log/audit"
+
+    async def probe() -> JsonProbe:
+        result = await ctx.fetcher.get_json(url, max_bytes=AUDIT_LOG_MAX_BYTES)
+        if isinstance(result, ProbeFailure):
+            return result
+        return JsonAnswer(exchange=result.exchange, body=cast(JsonValue, result.body))
+
+    return MirrorProbe(url=mirror, audit_log=await guarded(url, probe))
+
+
+async def probe_appview(ctx: GatherContext, appview: str, did: str) -> AppViewProbe:
+    return AppViewProbe(
+        url=appview, profile=await xrpc(ctx, appview, "app.bsky.actor.getProfile", {"actor": did})
+    )
+
+
+async def probe_labeler(ctx: GatherContext, labeler: str, did: str) -> LabelerProbe:
+    """Labels on the account itself and on anything in its repository."""
+    params = {"uriPatterns": f"at://{did}*", "limit": "50"}
+    return LabelerProbe(
+        url=labeler, labels=await xrpc(ctx, labeler, "com.atproto.label.queryLabels", params)
+    )
+
+
+def _origin_name(address: str) -> str | None:
+    ip = ipaddress.ip_address(address)
+    if ip.version != 4:
+        nibbles = ".".join(reversed(ip.exploded.replace(":", "")))
+        return f"{nibbles}.origin6.asn.cymru.com"
+    return ".".join(reversed(address.split("."))) + ".origin.asn.cymru.com"
+
+
+async def _txt(ctx: GatherContext, name: str) -> TxtLookup:
+    records = await lookup_txt(ctx, name)
+    if isinstance(records, ProbeFailure):
+        return TxtLookup(name=name, failure=records)
+    return TxtLookup(name=name, records=records)
+
+
+def _asn_of(lookup: TxtLookup) -> str | None:
+    for record in lookup.records:
+        first = record.split("|", 1)[0].strip().split(" ")[0]
+        if first.isdigit():
+            return first
+    return None
+
+
+async def probe_network(ctx: GatherContext, endpoint: str) -> NetworkOrigins | ProbeFailure:
+    """Who announces the PDS's addresses (DNS origin lookups; no other service is contacted)."""
+    host = host_of(endpoint)
+    try:
+        ip_literal = ipaddress.ip_address(host)
+        addresses = [str(ip_literal)]
+    except ValueError:
+        try:
+            resolved = await ctx.resolver.addresses(
+                host, timeout=ctx.deadline.cap(ctx.settings.timeout)
+            )
+        except DnsError as exc:
+            return ProbeFailure(kind=exc.kind, source=host, message=str(exc))
+        addresses = sorted({str(address) for address in resolved})
+    origin_names = [name for name in map(_origin_name, addresses) if name]
+    origins = await asyncio.gather(*(_txt(ctx, name) for name in origin_names))
+    asns = sorted({asn for asn in map(_asn_of, origins) if asn})
+    names = await asyncio.gather(*(_txt(ctx, f"AS{asn}.asn.cymru.com") for asn in asns))
+    return NetworkOrigins(host=host, addresses=addresses, lookups=[*origins, *names])
+
+
+async def network_origins(
+    ctx: GatherContext, endpoint: str | None
+) -> NetworkOrigins | ProbeFailure | NotCollected:
+    if endpoint is None:
+        return NotCollected(reason="the DID document names no PDS")
+    return await guarded(endpoint, lambda: probe_network(ctx, endpoint))
