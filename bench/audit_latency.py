@@ -76,9 +76,8 @@ def main() -> None:
     print(f"scenario {args.scenario} ({handle}), {requests} requests, rtt {args.rtt * 1000:.0f} ms")
     print(f"  audit wall time (median of {args.runs}): {wall:.3f} s")
     print(f"  critical path: {levels} round trips + {compute:.3f} s computing = {critical:.3f} s")
-    print(
-        f"  ratio wall / critical path: {ratio:.2f}  (target <= 1.25: {'PASS' if ratio <= 1.25 else 'FAIL'})"
-    )
+    verdict = "PASS" if ratio <= 1.25 else "FAIL"
+    print(f"  ratio wall / critical path: {ratio:.2f}  (target <= 1.25: {verdict})")
 
 
 if __name__ == "__main__":
