@@ -136,3 +136,13 @@ def test_select_and_skip() -> None:
 
 def test_checks_package_is_importable_alone() -> None:
     assert importlib.import_module("checks").ALL_CHECKS is ALL_CHECKS
+
+
+def test_readme_checks_table_matches_the_registry() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for check in ALL_CHECKS:
+        meta = check.meta
+        row = f"| `{meta.id}` | {meta.category.value} | {meta.weight:g} | {meta.title} |"
+        assert row in readme, f"README checks table is stale for {meta.id}: expected {row}"
