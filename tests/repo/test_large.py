@@ -1,16 +1,13 @@
 """Large repositories: 50,000 records build, export and stream in bounded memory.
 
 The 50,000 tiny-record build runs in the default suite (about a second or two; counts only, no
-timing assertions). The >20 MB export is opt-in: set ``DECAUDIT_LARGE_REPO_TESTS=1``.
+timing assertions).
 """
 
 from __future__ import annotations
 
-import os
 import tracemalloc
 from typing import Any
-
-import pytest
 
 from auditor.repo import Link, Tid, build_repository, iter_car
 from auditor.repo.car import DEFAULT_CHUNK_SIZE
@@ -18,11 +15,6 @@ from tests.repo import ACCOUNT_KEY, DID
 
 N = 50_000
 REV = str(Tid.from_parts(1_714_564_800_000_000, 0))
-
-large_only = pytest.mark.skipif(
-    os.environ.get("DECAUDIT_LARGE_REPO_TESTS") != "1",
-    reason="set DECAUDIT_LARGE_REPO_TESTS=1 to build a >20 MB repository",
-)
 
 
 def many_records(n: int, text_size: int) -> dict[str, dict[str, Any]]:
@@ -48,7 +40,6 @@ def test_fifty_thousand_tiny_records() -> None:
     assert len(snapshot.mst_node_cids) > N // 8  # a real, multi-layer tree
 
 
-@large_only
 def test_export_over_twenty_megabytes_streams_in_bounded_memory() -> None:
     snapshot = build_repository(DID, ACCOUNT_KEY, many_records(N, 420), rev=REV)
     assert snapshot.record_count == N

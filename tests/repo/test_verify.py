@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import os
 import random
 from collections.abc import Iterable, Sequence
 from functools import cache
@@ -882,13 +881,9 @@ def test_atproto_rejects_the_signature_too(case: str) -> None:
     )
 
 
-# --- the large repository (opt-in) --------------------------------------------------------------
+# --- the large repository --------------------------------------------------------------
 
 
-@pytest.mark.skipif(
-    os.environ.get("DECAUDIT_LARGE_REPO_TESTS") != "1",
-    reason="set DECAUDIT_LARGE_REPO_TESTS=1 to build the sandbox's 33 MB large-repo export",
-)
 def test_large_repo_scenario_verifies() -> None:
     from auditor.sandbox.scenarios import build_world
 

@@ -284,3 +284,29 @@ def test_faults_slow_ordinary_json_answers_without_breaking_them() -> None:
     elapsed = time.perf_counter() - start
     assert response.status_code == 200 and response.json()[0]["did"] == account.did
     assert elapsed >= 0.05 + len(response.content) / 20_000 * 0.9
+
+
+def test_save_export_keeps_a_verified_backup(tmp_path: Any) -> None:
+    world = build_world(["self-sovereign"])
+    evidence = audit(world, "dana.test", save_export=str(tmp_path), blob_sample=None)
+    from auditor.models.evidence import BlobInventory, RepoExport
+
+    assert isinstance(evidence.repo_export, RepoExport)
+    assert evidence.repo_export.verification.verified
+    saved = tmp_path / "repo.car"
+    assert evidence.repo_export.saved_to == str(saved)
+    assert car_module.CAR.from_bytes(saved.read_bytes()).root is not None
+    assert isinstance(evidence.blobs, BlobInventory)
+    blobs = list((tmp_path / "blobs").iterdir())
+    assert [b.name for b in blobs] == [c.cid for c in evidence.blobs.checked]
+    assert all(cbrrr.CID.cidv1_raw_sha256_32_from(b.read_bytes()).encode() == b.name for b in blobs)
+
+
+def test_skip_export_leaves_the_export_checks_out() -> None:
+    world = build_world(["bsky-default"])
+    evidence = audit(world, "alice.bsky.social", skip_export=True)
+    report = rescore(evidence, strict=True)
+    ids = [c.id for c in report.checks]
+    assert "repo-export" not in ids and "blob-export" not in ids
+    assert report.coverage < 1.0
+    assert any("repo-export not run" in w for w in report.warnings)
