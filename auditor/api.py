@@ -10,6 +10,7 @@ from datetime import datetime
 
 from auditor import identity, spectrum, syntax
 from auditor.check import Check
+from auditor.dependencies import dependencies
 from auditor.gather import GatherContext, gather_evidence
 from auditor.models.evidence import Evidence
 from auditor.models.report import Report
@@ -51,6 +52,7 @@ def build_report(
         score=scores.score if scores else None,
         band=verdict.band if verdict else None,
         band_basis=verdict.basis if verdict else [],
+        dependencies=[] if evidence.unresolved_reason else dependencies(evidence),
         coverage=scores.coverage if scores else 0.0,
         unresolved_reason=evidence.unresolved_reason,
         selected_checks=[c.meta.id for c in checks] if narrowed else None,

@@ -67,6 +67,45 @@ class Band(StrEnum):
     DECENTRALIZED = "decentralized"
 
 
+class Capability(StrEnum):
+    """What a party could break, alone, for this account."""
+
+    RESOLVE_IDENTITY = "resolve_identity"
+    """Apps find the account's keys and server."""
+    SERVE_DATA = "serve_data"
+    """Its posts and media are served."""
+    PUBLISH = "publish"
+    """Its changes reach the network (a PDS to write, relays to carry)."""
+    SHOW_IN_APPS = "show_in_apps"
+    """Apps show it (an AppView indexes it)."""
+    MOVE = "move"
+    """It can move to another host."""
+    REWRITE_IDENTITY = "rewrite_identity"
+    """Nobody else can change its handle, keys or host."""
+    KEEP_NAME = "keep_name"
+    """It keeps its handle."""
+
+
+class Dependency(Model):
+    """One party the account depends on (the dependency graph's node)."""
+
+    party: str
+    """Operator id, or ``user`` for the account holder."""
+    label: str
+    third_party: bool
+    """False for the account holder, who is never counted as a third party."""
+    roles: list[str]
+    """What it is to this account: PLC directory, PDS, relay, AppView, labeler, rotation key #n,
+    handle domain..."""
+    can_break_alone: list[Capability]
+    """Capabilities it alone can break (going offline, or acting)."""
+    single_point_of_failure: bool
+    if_offline: str
+    """The outage what-if: "If X went offline tomorrow, this account could no longer ..."."""
+    evidence: list[str]
+    """JSON Pointers into ``evidence`` behind it."""
+
+
 class Finding(Model):
     """One observation behind a check's verdict."""
 
@@ -138,6 +177,8 @@ class Report(Model):
     target could not be resolved."""
     band_basis: list[str] = []
     """Why this band: the gate that decided it, then who controls each layer judged."""
+    dependencies: list[Dependency] = []
+    """Every party the account depends on, single points of failure first."""
     coverage: float
     """0-1: share of the scoring model's weight that was scored (errors and deselected checks
     lower it; not-applicable and informative checks do not count)."""
