@@ -52,6 +52,10 @@ class CheckMeta:
     data_keys: Mapping[str, str] = field(default_factory=dict)
     """The keys of ``CheckResult.data`` and what each means (public API)."""
     references: tuple[str, ...] = ()
+    method: str = ""
+    """How the check reaches its verdict, from which evidence (``decaudit explain`` prints it)."""
+    scoring: str = ""
+    """Which outcome scores what."""
 
 
 @dataclass(frozen=True, slots=True)

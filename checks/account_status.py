@@ -45,6 +45,15 @@ class AccountStatusCheck:
             "relay_statuses": "per relay: {url, operator, state, status}",
             "refused_by": "operators whose relays refuse the account",
         },
+        method=(
+            "com.atproto.sync.getRepoStatus on the PDS and on every relay (with getHostStatus "
+            "for the PDS host); a relay refusing what the PDS serves is singled out."
+        ),
+        scoring=(
+            "pass 1.0: active, no relay refuses it; partial 0.5: refused by some relays, carried "
+            "by others; fail 0: refused everywhere, or inactive by the host's decision; info: "
+            "deactivated by its owner."
+        ),
         references=("https://atproto.com/specs/account",),
     )
 

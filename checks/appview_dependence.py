@@ -42,6 +42,14 @@ class AppViewDependenceCheck:
             "indexing_operators": "distinct operators whose AppViews index the account",
             "labels": "per labeler: {url, operator, labels} (label values applied)",
         },
+        method=(
+            "app.bsky.actor.getProfile on each AppView (indexed when it returns this DID), and "
+            "com.atproto.label.queryLabels on each labeler."
+        ),
+        scoring=(
+            "pass 1.0: AppViews of two or more operators index it; partial 0.5: only one "
+            "independent AppView does; fail 0: only the dominant operator's, or none."
+        ),
         references=("https://atproto.com/guides/glossary#app-view",),
     )
 

@@ -35,6 +35,14 @@ class BlobExportCheck:
             "blobs_valid": "fetched blobs whose content matches their CID",
             "listing_complete": "every listBlobs page was read",
         },
+        method=(
+            "com.atproto.sync.listBlobs read page by page; a sample of blobs (--blobs, spread "
+            "evenly) fetched with getBlob and checked against their raw-codec CIDs."
+        ),
+        scoring=(
+            "pass 1.0: listing complete and every fetched blob valid; partial 0.5: listing "
+            "incomplete, fetched ones valid; fail 0: a fetched blob missing or wrong."
+        ),
         references=("https://atproto.com/specs/blob",),
     )
 

@@ -38,6 +38,15 @@ class DidDocumentCheck:
             "pds_endpoint": "the #atproto_pds endpoint, or null",
             "problems": "every defect found in the document",
         },
+        method=(
+            "The document is parsed as AT Protocol does: the first #atproto verification method "
+            "(Multikey or legacy type, relative or absolute id) and the first #atproto_pds "
+            "service; every deviation is recorded."
+        ),
+        scoring=(
+            "pass 1.0: a valid key and PDS, no defect; partial 0.5: both present, with defects "
+            "(controller, endpoint path...); fail 0: no usable key or PDS."
+        ),
         references=(SPEC,),
     )
 

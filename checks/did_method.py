@@ -45,6 +45,15 @@ class DidMethodCheck:
             "web_domain": "the did:web host (did:web)",
             "web_domain_operator": "who the did:web domain is attributed to",
         },
+        method=(
+            "did:plc: the directory that served the document is attributed. did:web: the domain "
+            "is attributed, and compared with the verified handle's domain."
+        ),
+        scoring=(
+            "pass 1.0: did:web on a domain no provider is known to control; partial 0.5: did:plc "
+            "(resolved through one directory that can withhold, not forge); fail 0: did:web on a "
+            "known operator's domain."
+        ),
         references=("https://atproto.com/specs/did", "https://web.plc.directory/spec/v0.1/did-plc"),
     )
 

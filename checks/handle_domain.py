@@ -43,6 +43,17 @@ class HandleDomainCheck:
             "operator": "the operator the handle's domain is attributed to",
             "operator_source": "where that attribution comes from",
         },
+        method=(
+            "The handle apps would show is attributed: a known provider's handle domain, the PDS "
+            "operator's own domain, or a domain no provider is known to control (then its "
+            "registrable domain, Public Suffix List). A handle under the PDS's domain counts as "
+            "the user's when the PDS is self-hosted."
+        ),
+        scoring=(
+            "pass 1.0: a domain the user controls (or an operator's own apex, for its own "
+            "account); partial 0.5: under the PDS operator's domain; fail 0: a provider's "
+            "subdomain, or no verified handle."
+        ),
         references=("https://atproto.com/specs/handle", GUIDE),
     )
 
@@ -77,6 +88,12 @@ class HandleDomainCheck:
                 f"{view.handle} is a name {controller.label} gives out: it can take it back, and "
                 "it stays behind if you leave",
                 finding(f"{view.handle} is under a domain operated by {controller.label}.", where),
+                remediation=(
+                    "Use a domain you own as your handle: publish the DNS TXT record "
+                    f"`_atproto.<your domain>` with the value `did={evidence.did}`, then change "
+                    "your handle to that domain in your app (Settings → Account → Handle → "
+                    "'I have my own domain')."
+                ),
                 data=data,
             )
         if view.domain_type == "pds_domain":

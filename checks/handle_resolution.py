@@ -67,6 +67,15 @@ class HandleResolutionCheck:
             "method": "which method decided: dns, https or null",
             "methods_disagree": "true when DNS and HTTPS found different DIDs",
         },
+        method=(
+            "DNS TXT at _atproto.<handle> and HTTPS /.well-known/atproto-did are asked "
+            "concurrently and recorded separately; exactly one did= record counts for DNS; the "
+            "DID document's first valid at:// alias must name the handle back."
+        ),
+        scoring=(
+            "pass 1.0: verified both ways with no broken answer; partial 0.5: verified, but the "
+            "methods disagree or one gives a broken answer; fail 0: not verified."
+        ),
         references=(SPEC, "https://atproto.com/specs/did"),
     )
 

@@ -36,6 +36,11 @@ class HostingNetworkCheck:
             "addresses": "its addresses",
             "networks": "per AS: {asn, name, prefix, country}",
         },
+        method=(
+            "The PDS host's addresses, then Team Cymru's DNS origin records for each "
+            "(origin.asn.cymru.com, AS<n>.asn.cymru.com); no other service is contacted."
+        ),
+        scoring=("informational: never scored."),
         references=("https://www.team-cymru.com/ip-asn-mapping",),
     )
 

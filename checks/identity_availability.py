@@ -49,6 +49,16 @@ class IdentityAvailabilityCheck:
             "consistent_operators": "operators serving exactly the directory's log (the "
             "directory's own included)",
         },
+        method=(
+            "Each PLC mirror's /log/audit is compared with the directory's by operation CIDs: "
+            "same, behind (a prefix), diverging, invalid or unreachable; operators serving "
+            "exactly the verified log are counted, the directory's own included."
+        ),
+        scoring=(
+            "pass 1.0: two or more operators serve it identically; partial 0.5: only the "
+            "directory is current and a mirror is behind; fail 0: only the directory serves it. "
+            "Not applicable to did:web."
+        ),
         references=("https://docs.bsky.app/blog/plc-replicas",),
     )
 

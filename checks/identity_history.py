@@ -71,6 +71,14 @@ class IdentityHistoryCheck:
             "operation}",
             "operator_moves": "number of moves from one PDS operator to another",
         },
+        method=(
+            "Handles and PDS endpoints of the verified chain, oldest first; a move is a PDS "
+            "change between operators (by operator id)."
+        ),
+        scoring=(
+            "pass 1.0: the identity has moved between operators; info otherwise (never having "
+            "moved is not a fault)."
+        ),
         references=("https://atproto.com/guides/account-migration",),
     )
 

@@ -36,6 +36,10 @@ class PdsAvailabilityCheck:
             "describes_itself": "the PDS answered com.atproto.server.describeServer",
             "error": "why it did not answer, when it did not",
         },
+        method=(
+            "/xrpc/_health and com.atproto.server.describeServer on the PDS the DID document names."
+        ),
+        scoring=("pass 1.0: both answer; partial 0.5: one does; fail 0: neither."),
         references=("https://atproto.com/specs/account",),
     )
 

@@ -46,6 +46,15 @@ class PdsOperatorCheck:
             "dominant_operator": "the PDS belongs to the network's dominant operator",
             "version": "software version from /xrpc/_health, when given",
         },
+        method=(
+            "The PDS endpoint is attributed; self-hosted means on the account's own domain "
+            "(handle or did:web) and at most 5 accounts on the first listRepos page; the "
+            "dominant operator is the one public measurements show hosting nearly every account."
+        ),
+        scoring=(
+            "pass 1.0: self-hosted; partial 0.75: an independent provider; fail 0: the dominant "
+            "operator."
+        ),
         references=(
             "https://atproto.com/guides/self-hosting",
             "https://atproto.com/guides/account-migration",

@@ -70,6 +70,13 @@ class PlcLogIntegrityCheck:
             "document_matches_log": "the served DID document equals the log's current state",
             "latest_operation_at": "timestamp of the last valid operation (ISO 8601)",
         },
+        method=(
+            "The whole /log/audit is replayed: genesis hash = DID, each operation signed by a "
+            "rotation key of the state it builds on (k256/p256, low-S, strict base64url), prev "
+            "chaining, nullification only by a higher-priority key within 72 hours, nothing "
+            "after a tombstone; then the served document must equal the log's state."
+        ),
+        scoring=("pass 1.0: the log verifies and the document matches it; fail 0: otherwise."),
         references=(PLC_SPEC,),
     )
 

@@ -13,6 +13,25 @@ from auditor.models.evidence import Evidence
 from auditor.models.report import Category
 
 
+def _crawl_requests(evidence: Evidence, views: list[hosting.RelayView]) -> str | None:
+    """The concrete crawl requests for the relays that do not carry the account currently."""
+    pds = hosting.pds_attribution(evidence)
+    missing = [v.url for v in views if v.state is not RelayState.CURRENT]
+    if pds is None or not missing:
+        return None
+    body = '{"hostname": "' + pds.host + '"}'
+    commands = "; ".join(
+        f"`curl -X POST {url}/xrpc/com.atproto.sync.requestCrawl "
+        f"-H 'content-type: application/json' -d '{body}'`"
+        for url in missing[:3]
+    )
+    return (
+        f"Ask relays that do not carry it yet to crawl your PDS ({pds.host}): {commands}. "
+        "On a self-hosted PDS, `pdsadmin request-crawl <relay>` does the same; a provider's "
+        "PDS needs its operator to do it."
+    )
+
+
 class RelayCarriageCheck:
     """Carried, at the PDS's revision, by relays of at least two independent operators."""
 
@@ -40,6 +59,15 @@ class RelayCarriageCheck:
             "current_operators": "distinct operators whose relays carry the account currently",
             "pds_rev": "the repository revision the PDS reports",
         },
+        method=(
+            "Each relay: getRepoStatus and getLatestCommit for the DID, getHostStatus for the PDS "
+            "host; its rev is compared with the PDS's (TIDs sort as text). States: current, "
+            "stale, not_carried, taken_down, inactive, unreachable."
+        ),
+        scoring=(
+            "pass 1.0: relays of two or more operators carry it currently; partial 0.4: of one "
+            "operator; fail 0: of none."
+        ),
         references=(
             "https://atproto.com/specs/sync",
             "https://docs.bsky.app/blog/relay-sync-updates",
@@ -77,17 +105,20 @@ class RelayCarriageCheck:
                 *findings,
                 data=data,
             )
+        remedy = _crawl_requests(evidence, views)
         if len(current) == 1:
             return partial(
                 f"Carried currently only by {current[0]}'s relays: one operator's outage or "
                 "decision hides it from apps",
                 *findings,
                 score=0.4,
+                remediation=remedy,
                 data=data,
             )
         note = f" ({unreachable} relay(s) could not be asked)" if unreachable else ""
         return failed(
             f"No relay carries the account at its current revision{note}: apps do not see it",
             *findings,
+            remediation=remedy,
             data=data,
         )

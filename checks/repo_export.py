@@ -47,6 +47,18 @@ class RepoExportCheck:
             "collections_match": "collections equal describeRepo's",
             "first_problem": "machine code of the first problem, if any",
         },
+        method=(
+            "com.atproto.sync.getRepo streamed under the size cap, then verified completely: CAR "
+            "framing over the raw bytes, every block's CID, the commit (did, version 3, "
+            "canonical, signature against the DID document's key, low-S), the whole MST (every "
+            "node and record, order, layering, prefix compression, no cycles); then compared "
+            "with getLatestCommit and describeRepo."
+        ),
+        scoring=(
+            "pass 1.0: verified and consistent with the PDS; partial 0.5: verified, but the PDS "
+            "names another commit or other collections; fail 0: anything not verified. Error "
+            "when the export could not be downloaded."
+        ),
         references=(SPEC, "https://github.com/bluesky-social/goat/issues/55"),
     )
 

@@ -68,11 +68,22 @@ class RotationKeyCustodyCheck:
             "hosting_operator": "operator of the PDS the DID document points to",
             "top_key_operator": "operator of the highest-priority key, or null if unattributed",
         },
+        method=(
+            "Rotation keys of the verified log, in priority order: attributed to an operator by "
+            "decaudit's data, presumed the PDS's when they signed operations while the account "
+            "was hosted there (recoveries excluded), or neither."
+        ),
+        scoring=(
+            "pass 1.0: the top key is neither (or is your own self-hosted server's); partial 0.5: "
+            "the top key is presumed the PDS's, or an operator's key outranks an unattributed "
+            "one; fail 0: every key is an operator's, no keys, or the log does not verify."
+        ),
         references=(RECOVERY_GUIDE, "https://web.plc.directory/spec/v0.1/did-plc"),
     )
 
     def evaluate(self, evidence: Evidence) -> Outcome:
-        log = expect(evidence.plc_audit_log, PlcAuditLogFetch).verification
+        log_fetch = expect(evidence.plc_audit_log, PlcAuditLogFetch)
+        log = log_fetch.verification
         expect(evidence.did_document, DidDocumentFetch)
         view = control.custody(evidence)
         if view is None:
@@ -115,10 +126,15 @@ class RotationKeyCustodyCheck:
             "hosting_operator": view.hosting_label,
             "top_key_operator": top.operator_name if top else None,
         }
-        return self._verdict(view, findings, data)
+        return self._verdict(view, findings, data, log_url=f"{log_fetch.exchange.url}")
 
     def _verdict(
-        self, view: control.Custody, findings: list[Finding], data: dict[str, JsonValue]
+        self,
+        view: control.Custody,
+        findings: list[Finding],
+        data: dict[str, JsonValue],
+        *,
+        log_url: str,
     ) -> Outcome:
         if not view.keys:
             return failed(
@@ -134,6 +150,12 @@ class RotationKeyCustodyCheck:
                 f"Every rotation key is {' and '.join(holders)}'s{basis}: it alone can rewrite "
                 "your identity, and you cannot move without its cooperation",
                 *findings,
+                remediation=(
+                    "Generate a key you keep offline (`goat key generate`), then add it as the "
+                    "highest-priority rotation key (`goat account plc request-token`, then `goat "
+                    "account plc add-rotation-key --first --token <token> <your did:key>`); "
+                    f"check the result at {log_url}."
+                ),
                 data=data,
             )
         top = view.keys[0]

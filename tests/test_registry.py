@@ -32,6 +32,7 @@ def test_ids_are_unique_kebab_case_and_meta_is_complete() -> None:
         assert contract_problem(check) is None, check.meta.id
         assert check.meta.data_keys, f"{check.meta.id} documents no data keys"
         assert check.meta.references, f"{check.meta.id} cites nothing"
+        assert check.meta.method and check.meta.scoring, f"{check.meta.id}: explain has gaps"
 
 
 def test_issue_two_check_ids_are_present() -> None:

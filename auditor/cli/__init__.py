@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from auditor import __version__
-from auditor.cli import audit, sandbox
+from auditor.cli import audit, explain, sandbox
 
 app = typer.Typer(
     name="decaudit",
@@ -51,6 +51,7 @@ app.command()(audit.check)
 app.command()(audit.render)
 app.command(name="checks")(audit.list_checks)
 app.command()(audit.schema)
+app.command()(explain.explain)
 app.command()(sandbox.demo)
 app.add_typer(sandbox.sandbox_app, name="sandbox")
 
