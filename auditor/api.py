@@ -89,7 +89,7 @@ async def gather(
             return await gather(parsed, session=fresh, now=now)
     deadline = Deadline(session.settings.deadline)
     fetcher = Fetcher(session.client, session.settings, deadline)
-    ctx = GatherContext(session.settings, fetcher, session.resolver, deadline)
+    ctx = GatherContext(session.settings, fetcher, session.resolver, deadline, session.limits)
     return await gather_evidence(parsed, ctx, now=now)
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
 from auditor.net.client import build_client
 from auditor.net.dns import DnspythonResolver, Resolver
+from auditor.net.limits import HostLimits
 from auditor.settings import AuditSettings
 
 
@@ -26,6 +27,8 @@ class Session:
     settings: AuditSettings
     resolver: Resolver
     client: httpx.AsyncClient
+    limits: HostLimits = field(default_factory=HostLimits)
+    """Requests in flight per PDS host, shared by every audit of the session."""
 
     @classmethod
     @asynccontextmanager

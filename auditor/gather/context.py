@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from auditor.models.common import FailureKind, ProbeFailure
 from auditor.net.deadline import Deadline
 from auditor.net.dns import DnsError, Resolver
 from auditor.net.fetch import Fetcher
+from auditor.net.limits import HostLimits
 from auditor.settings import AuditSettings
 from auditor.text import one_line
 
@@ -26,6 +27,8 @@ class GatherContext:
     fetcher: Fetcher
     resolver: Resolver
     deadline: Deadline
+    limits: HostLimits = field(default_factory=HostLimits)
+    """Per-PDS concurrency, shared across the run."""
 
 
 def elapsed_ms(start: float) -> float:

@@ -11,6 +11,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from auditor.attribution import host_of
 from auditor.crypto import KeyFormatError, PublicKey, parse_did_key
 from auditor.gather.context import GatherContext, elapsed_ms, guarded
 from auditor.models.common import FailureKind, ProbeFailure
@@ -46,12 +47,13 @@ async def _export(
     ctx: GatherContext, endpoint: str, did: str, signing_key: str | None
 ) -> RepoExport | ProbeFailure:
     start = time.perf_counter()
-    result = await ctx.fetcher.get_bytes(
-        f"{endpoint}/xrpc/com.atproto.sync.getRepo",
-        params={"did": did},
-        max_bytes=ctx.settings.max_export_bytes,
-        accept=CAR_ACCEPT,
-    )
+    async with ctx.limits.hold(host_of(endpoint)):
+        result = await ctx.fetcher.get_bytes(
+            f"{endpoint}/xrpc/com.atproto.sync.getRepo",
+            params={"did": did},
+            max_bytes=ctx.settings.max_export_bytes,
+            accept=CAR_ACCEPT,
+        )
     if isinstance(result, ProbeFailure):
         return result
     verification = await asyncio.to_thread(
@@ -99,7 +101,8 @@ async def _list(
     for pages in range(1, MAX_PAGES + 1):
         params = {"did": did, "limit": str(LIST_PAGE), **({"cursor": cursor} if cursor else {})}
         url = f"{endpoint}/xrpc/com.atproto.sync.listBlobs"
-        result = await ctx.fetcher.get_json(url, params=params)
+        async with ctx.limits.hold(host_of(endpoint)):
+            result = await ctx.fetcher.get_json(url, params=params)
         if isinstance(result, ProbeFailure):
             return cids, pages - 1, False, result
         page = _page(result.body)
@@ -132,7 +135,7 @@ def _sample(cids: list[str], count: int | None) -> list[str]:
 async def _check_blob(
     ctx: GatherContext, endpoint: str, did: str, cid: str, gate: asyncio.Semaphore, keep: bool
 ) -> BlobCheck:
-    async with gate:
+    async with gate, ctx.limits.hold(host_of(endpoint)):
         result = await ctx.fetcher.get_bytes(
             f"{endpoint}/xrpc/com.atproto.sync.getBlob",
             params={"did": did, "cid": cid},

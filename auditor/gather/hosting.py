@@ -55,14 +55,21 @@ async def xrpc(
 
 
 async def probe_pds(ctx: GatherContext, endpoint: str, did: str) -> PdsProbes:
-    """The PDS's health, self-description, and its view of the account, concurrently."""
+    """The PDS's health, self-description, and its view of the account, concurrently (within the
+    run's per-PDS limit)."""
+    host = host_of(endpoint)
+
+    async def polite(method: str, params: Mapping[str, str] | None = None) -> JsonProbe:
+        async with ctx.limits.hold(host):
+            return await xrpc(ctx, endpoint, method, params)
+
     health, server, repo, status, commit, repos = await asyncio.gather(
-        xrpc(ctx, endpoint, "_health"),
-        xrpc(ctx, endpoint, "com.atproto.server.describeServer"),
-        xrpc(ctx, endpoint, "com.atproto.repo.describeRepo", {"repo": did}),
-        xrpc(ctx, endpoint, "com.atproto.sync.getRepoStatus", {"did": did}),
-        xrpc(ctx, endpoint, "com.atproto.sync.getLatestCommit", {"did": did}),
-        xrpc(ctx, endpoint, "com.atproto.sync.listRepos", {"limit": str(LIST_REPOS_PAGE)}),
+        polite("_health"),
+        polite("com.atproto.server.describeServer"),
+        polite("com.atproto.repo.describeRepo", {"repo": did}),
+        polite("com.atproto.sync.getRepoStatus", {"did": did}),
+        polite("com.atproto.sync.getLatestCommit", {"did": did}),
+        polite("com.atproto.sync.listRepos", {"limit": str(LIST_REPOS_PAGE)}),
     )
     return PdsProbes(
         endpoint=endpoint,
