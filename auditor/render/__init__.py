@@ -28,6 +28,10 @@ def render(report: Report, fmt: OutputFormat, *, verbose: bool = False, width: i
         from auditor.render.html import render_html
 
         return render_html(report)
+    if fmt is OutputFormat.MD:
+        from auditor.render.markdown import render_markdown
+
+        return render_markdown(report)
     assert_never(fmt)
 
 

@@ -11,3 +11,5 @@ class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
     HTML = "html"
+    MD = "md"
+    """GitHub-flavoured Markdown (step summaries, issues, articles)."""
