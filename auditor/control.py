@@ -51,10 +51,15 @@ def _pds(state: plc.PlcState) -> str | None:
 
 
 def presumed_host_keys(log: plc.LogVerification, pds: str | None) -> set[str]:
-    """Keys that signed operations while the account was on ``pds`` (recoveries excluded).
+    """Keys presumed to be ``pds``'s own: those that signed operations while the account was on it
+    (recoveries excluded), narrowed to the genesis signer when the account was created there.
 
-    A reference PDS signs every change it makes with its own rotation key; a recovery (a fork that
-    nullified another key's operations) is a key acting *against* the host, so it does not count.
+    A reference PDS creates the identity and signs every change it makes with its own rotation key;
+    a recovery (a fork that nullified another key's operations) is a key acting *against* the host,
+    so it does not count. When the account was created on ``pds``, the PDS signed the genesis: any
+    other key that signed later is one the user added and used directly at the directory (found
+    against the reference PDS: counting it as the host's called a user-held identity
+    "presumed your PDS operator's").
     """
     nullified_prevs = {op.prev for op in log.operations if op.nullified}
     chain = [op for op in log.operations if not op.nullified]
@@ -64,6 +69,9 @@ def presumed_host_keys(log: plc.LogVerification, pds: str | None) -> set[str]:
         is_recovery = op.prev is not None and op.prev in nullified_prevs
         if op.signer_key and _pds(before) == pds and not is_recovery:
             keys.add(op.signer_key)
+    genesis = chain[0] if chain else None
+    if genesis is not None and genesis.signer_key in keys and _pds(genesis.state_after) == pds:
+        return {genesis.signer_key}
     return keys
 
 

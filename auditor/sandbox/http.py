@@ -40,7 +40,14 @@ def text_response(text: str, status: int = 200, content_type: str = "text/plain"
 
 
 def not_found(request: httpx.Request) -> httpx.Response:
-    return xrpc_error(404, "NotFound", f"no route for {request.method} {request.url.path}")
+    """What a reference server answers for a path it does not serve: an XRPC method it does not
+    implement is 400 ``InvalidRequest`` (as @atproto/pds answers, found by tests/reference), any
+    other path 404."""
+    path = request.url.path
+    if path.startswith("/xrpc/"):
+        method = path.removeprefix("/xrpc/")
+        return xrpc_error(400, "InvalidRequest", f"No service configured for {method}")
+    return xrpc_error(404, "NotFound", f"no route for {request.method} {path}")
 
 
 Route = Callable[[httpx.Request], Awaitable[httpx.Response]]

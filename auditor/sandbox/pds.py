@@ -1,8 +1,12 @@
 """A PDS host: the account's repository (a real CAR), blobs, status and server description.
 
-Shapes and errors follow the reference PDS as seen on loopback: XRPC errors are 400 with a name
-(``RepoNotFound``, ``RepoDeactivated``, ``RepoTakendown``, ``RepoSuspended``), ``getRepoStatus`` of
-an inactive account is 200 with ``active: false`` and a ``status``.
+Shapes and errors follow the reference PDS (``@atproto/pds`` 0.5.35, audited on loopback by
+``tests/reference``): XRPC errors are 400 with a name (``RepoNotFound``, ``RepoDeactivated``,
+``RepoTakendown``, ``RepoSuspended``), also from ``describeRepo``; ``getRepoStatus`` of an inactive
+account is 200 with ``active: false`` and a ``status``; a missing blob is 400 ``InvalidRequest``
+(not the lexicon's ``BlobNotFound``); a missing parameter is 400 ``InvalidRequest`` naming the
+method; ``listBlobs`` and ``listRepos`` return a cursor with every non-empty page (clients page
+until an empty one); ``describeServer`` carries ``blobUploadLimit``, ``links`` and ``contact``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from auditor.repo import RepoSnapshot
 from auditor.sandbox.http import Router, json_response, param, text_response, xrpc_error
 
 LIST_MAX = 1000
+BLOB_UPLOAD_LIMIT = 5 * 1024 * 1024
+"""The reference PDS's default ``blobUploadLimit`` (``PDS_BLOB_UPLOAD_LIMIT`` unset)."""
 
 
 @dataclass
@@ -83,8 +89,9 @@ class Pds:
     def _account(self, request: httpx.Request, name: str = "did") -> HostedAccount | httpx.Response:
         value = param(request, name)
         if not value:
+            nsid = request.url.path.rsplit("/", 1)[-1]
             return xrpc_error(
-                400, "InvalidRequest", f'Error: Params must have the property "{name}"'
+                400, "InvalidRequest", f'Invalid {nsid} params: Missing required key "{name}"'
             )
         account = self.accounts.get(value) or next(
             (a for a in self.accounts.values() if a.handle == value), None
@@ -93,8 +100,10 @@ class Pds:
             return xrpc_error(400, "RepoNotFound", f"Could not find repo for DID: {value}")
         return account
 
-    def _available(self, request: httpx.Request) -> HostedAccount | httpx.Response:
-        found = self._account(request)
+    def _available(
+        self, request: httpx.Request, name: str = "did"
+    ) -> HostedAccount | httpx.Response:
+        found = self._account(request, name)
         if isinstance(found, HostedAccount) and found.status in _STATUS_ERRORS:
             return xrpc_error(
                 400, _STATUS_ERRORS[found.status], f"Repo has been {found.status}: {found.did}"
@@ -109,14 +118,14 @@ class Pds:
             "did": f"did:web:{self.hostname}",
             "availableUserDomains": self.user_domains,
             "inviteCodeRequired": self.invite_required,
-            "phoneVerificationRequired": False,
+            "blobUploadLimit": BLOB_UPLOAD_LIMIT,
+            "links": self.links,
+            "contact": {},
         }
-        if self.links:
-            body["links"] = self.links
         return json_response(body)
 
     async def describe_repo(self, request: httpx.Request) -> httpx.Response:
-        found = self._account(request, "repo")
+        found = self._available(request, "repo")
         if not isinstance(found, HostedAccount):
             return found
         document = self.documents(found.did)
@@ -172,7 +181,7 @@ class Pds:
             cids = [c for c in cids if c > cursor]
         page = cids[:limit]
         body: dict[str, Any] = {"cids": page}
-        if len(cids) > limit:
+        if page:  # as the reference PDS: a cursor with every non-empty page
             body["cursor"] = page[-1]
         return json_response(body)
 
@@ -181,8 +190,8 @@ class Pds:
         if not isinstance(found, HostedAccount):
             return found
         blob = found.blobs.get(param(request, "cid") or "")
-        if blob is None:
-            return xrpc_error(400, "BlobNotFound", "Blob not found")
+        if blob is None:  # the lexicon names BlobNotFound; the reference PDS sends this
+            return xrpc_error(400, "InvalidRequest", "Blob not found")
         return httpx.Response(200, content=blob.data, headers={"content-type": blob.mime})
 
     async def list_repos(self, request: httpx.Request) -> httpx.Response:
@@ -208,7 +217,7 @@ class Pds:
                 entry["status"] = account.status
             repos.append(entry)
         body: dict[str, Any] = {"repos": repos}
-        if len(dids) > limit:
+        if page:  # as the reference PDS: a cursor with every non-empty page
             body["cursor"] = page[-1]
         return json_response(body)
 

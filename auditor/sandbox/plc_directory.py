@@ -5,6 +5,12 @@ Routes follow the reference server (did-method-plc ``packages/server/src/routes.
 sequenced JSON-lines format with ``after`` and ``count``) and ``/_health``. An unknown DID is 404
 ``DID not registered``; a tombstoned one 404 ``DID not available``, as the reference code answers
 (its OpenAPI says 410).
+
+Documents are served as plc.directory serves them today (``Multikey``, absolute key ids); with
+``legacy_documents`` they are served as the npm release of the reference server
+(``@did-plc/server`` 0.0.1, which ``tests/reference`` runs) still does: relative ``#atproto`` key
+ids typed ``EcdsaSecp256k1VerificationKey2019`` (or ``...r1...`` for P-256) carrying the
+*uncompressed* point with no multicodec, and the curve suite's context instead of Multikey's.
 """
 
 from __future__ import annotations
@@ -14,11 +20,51 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import libipld
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from auditor import plc
+from auditor.crypto import parse_multikey
 from auditor.sandbox.http import Router, json_response, param, text_response
 
 EXPORT_MAX = 1000
+_LEGACY_SUITES: dict[str, tuple[str, str, ec.EllipticCurve]] = {
+    "k256": (
+        "EcdsaSecp256k1VerificationKey2019",
+        "https://w3id.org/security/suites/secp256k1-2019/v1",
+        ec.SECP256K1(),
+    ),
+    "p256": (
+        "EcdsaSecp256r1VerificationKey2019",
+        "https://w3id.org/security/suites/ecdsa-2019/v1",
+        ec.SECP256R1(),
+    ),
+}
+
+
+def legacy_document(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` (as :func:`auditor.plc.document_from_state` makes it) in the legacy form the
+    npm ``@did-plc/server`` serves (see the module docstring)."""
+    context = ["https://www.w3.org/ns/did/v1"]
+    methods = []
+    for method in document["verificationMethod"]:
+        key = parse_multikey(method["publicKeyMultibase"])
+        key_type, suite, curve = _LEGACY_SUITES[key.curve]
+        if suite not in context:
+            context.append(suite)
+        point = ec.EllipticCurvePublicKey.from_encoded_point(curve, key.compressed).public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        methods.append(
+            {
+                "id": "#" + str(method["id"]).partition("#")[2],
+                "type": key_type,
+                "controller": method["controller"],
+                "publicKeyMultibase": libipld.encode_multibase("z", point),
+            }
+        )
+    return {**document, "@context": context, "verificationMethod": methods}
 
 
 @dataclass
@@ -30,6 +76,8 @@ class PlcDirectory:
     """Serve ``application/did+json`` without ``@context`` (go-didplc's replica does)."""
     lag_operations: int = 0
     """Serve each log without its last N operations (a mirror that has not caught up)."""
+    legacy_documents: bool = False
+    """Serve documents as the npm ``@did-plc/server`` does (:func:`legacy_document`)."""
 
     def register(self, did: str, entries: list[dict[str, Any]]) -> None:
         """Serve ``entries`` (the audit log, nullified operations included) for ``did``."""
@@ -96,6 +144,8 @@ class PlcDirectory:
             )
         if rest == "":
             document = plc.document_from_state(did, state)
+            if self.legacy_documents:
+                document = legacy_document(document)
             if self.strip_context:
                 document.pop("@context", None)
                 return json_response(document, content_type="application/did+json")
