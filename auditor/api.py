@@ -89,7 +89,9 @@ async def gather(
             return await gather(parsed, session=fresh, now=now)
     deadline = Deadline(session.settings.deadline)
     fetcher = Fetcher(session.client, session.settings, deadline)
-    ctx = GatherContext(session.settings, fetcher, session.resolver, deadline, session.limits)
+    ctx = GatherContext(
+        session.settings, fetcher, session.resolver, deadline, session.limits, session.shared
+    )
     return await gather_evidence(parsed, ctx, now=now)
 
 

@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from auditor.models.common import ProbeFailure
+from auditor.models.evidence import JsonAnswer
 from auditor.net.client import build_client
 from auditor.net.dns import DnspythonResolver, Resolver
 from auditor.net.limits import HostLimits
+from auditor.net.shared import SharedAnswers
 from auditor.settings import AuditSettings
 
 
@@ -29,6 +32,8 @@ class Session:
     client: httpx.AsyncClient
     limits: HostLimits = field(default_factory=HostLimits)
     """Requests in flight per PDS host, shared by every audit of the session."""
+    shared: SharedAnswers[JsonAnswer | ProbeFailure] = field(default_factory=SharedAnswers)
+    """Host-level answers (a PDS's health, a relay's view of a PDS), asked once per session."""
 
     @classmethod
     @asynccontextmanager

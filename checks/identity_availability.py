@@ -6,7 +6,6 @@ from typing import ClassVar
 
 from pydantic import JsonValue
 
-from auditor import plc
 from auditor.attribution import attribute_host
 from auditor.check import (
     CheckMeta,
@@ -75,9 +74,8 @@ class IdentityAvailabilityCheck:
             operator = attribute_host(mirror.url, sandbox=evidence.sandbox)
             if isinstance(mirror.audit_log, JsonAnswer):
                 state = mirror_state(list(entries), mirror.audit_log.body)
-                if state == "same":
-                    verified = plc.verify_audit_log(str(evidence.did), entries).valid
-                    state = "same" if verified else "invalid"
+                if state == "same" and not log.verification.valid:
+                    state = "invalid"  # the same log as the directory's, and that one is invalid
             else:
                 state = "unreachable"
             if state == "same":

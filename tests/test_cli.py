@@ -156,6 +156,28 @@ def test_fail_under(account: PlcIdentity) -> None:
     assert "below --fail-under 100" in result.output
 
 
+def test_require_gates_a_single_check_and_badge_is_written(
+    account: PlcIdentity, tmp_path: Path
+) -> None:
+    badge = tmp_path / "badge.json"
+    ok = runner.invoke(
+        app,
+        ["check", "alice.example.com", "--require", "did-document=pass", "--badge", str(badge)],
+    )
+    assert ok.exit_code == 0, ok.output
+    shown = json.loads(badge.read_text(encoding="utf-8"))
+    assert shown["schemaVersion"] == 1 and shown["label"] == "decentralization"
+    assert shown["message"].split()[0] in ("centralized", "hybrid", "decentralized")
+    gated = runner.invoke(
+        app, ["check", "alice.example.com", "--require", "did-document=fail|partial"]
+    )
+    assert gated.exit_code == 1
+    assert "did-document is pass, required did-document=fail|partial" in gated.output
+    bad = runner.invoke(app, ["check", "alice.example.com", "--require", "did-document=ok"])
+    assert bad.exit_code == 2
+    assert "'ok' is not one of" in bad.output
+
+
 def test_unresolvable_handle_is_exit_3_with_a_null_band(
     fakenet: FakeNet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -243,7 +265,7 @@ def test_demo_audits_the_sandbox_and_writes_every_report(tmp_path: Path) -> None
     assert {p.name for p in tmp_path.iterdir()} == {
         f"{scenario}.{suffix}"
         for scenario in ("bsky-default", "self-sovereign")
-        for suffix in ("json", "html", "txt")
+        for suffix in ("json", "html", "txt", "md")
     }
     report = json.loads((tmp_path / "bsky-default.json").read_text())
     assert report["sandbox"] is True and report["band"] == "centralized"

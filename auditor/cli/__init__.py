@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from auditor import __version__
-from auditor.cli import audit, explain, sandbox
+from auditor.cli import audit, batch, census, explain, history, sandbox
 
 app = typer.Typer(
     name="decaudit",
@@ -52,6 +52,10 @@ app.command()(audit.render)
 app.command(name="checks")(audit.list_checks)
 app.command()(audit.schema)
 app.command()(explain.explain)
+app.command()(batch.batch)
+app.command()(census.census)
+app.command()(history.diff)
+app.add_typer(history.history_app, name="history")
 app.command()(sandbox.demo)
 app.add_typer(sandbox.sandbox_app, name="sandbox")
 

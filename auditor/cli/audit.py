@@ -9,23 +9,23 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from auditor import defaults
+from auditor.cli import options as opt
 from auditor.cli.common import (
     FailUnderOpt,
     FormatOpt,
+    NoColorOpt,
     OutputOpt,
     SelectOpt,
     SkipOpt,
     VerboseOpt,
-    build_settings,
     choose_checks,
-    connect_to_map,
     emit,
     env,
     fail,
     finish,
     judge,
     load_evidence,
-    split,
+    write_badge,
 )
 from auditor.render.formats import OutputFormat
 
@@ -40,7 +40,6 @@ TargetArg = Annotated[
         help="A handle (alice.bsky.social), a DID, an at:// URI or a bsky.app profile URL."
     ),
 ]
-ListOpt = list[str] | None
 
 
 def check(
@@ -60,121 +59,29 @@ def check(
         ),
     ] = None,
     verbose: VerboseOpt = False,
-    plc_url: Annotated[
-        str, typer.Option("--plc-url", envvar=env("plc_url"), help="PLC directory base URL.")
-    ] = defaults.PLC_URL,
-    nameserver: Annotated[
-        ListOpt,
-        typer.Option(
-            "--nameserver",
-            envvar=env("nameserver"),
-            help="DNS server HOST[:PORT] (repeatable; default: the system's).",
-        ),
-    ] = None,
-    connect_to: Annotated[
-        ListOpt,
-        typer.Option(
-            "--connect-to",
-            envvar=env("connect_to"),
-            help="HOST[:PORT]=BASE_URL: send requests for https://HOST there, keeping the Host "
-            "header (repeatable).",
-        ),
-    ] = None,
-    relay: Annotated[
-        ListOpt,
-        typer.Option(
-            "--relay",
-            envvar=env("relay", "DECAUDIT_RELAYS"),
-            help="Relay base URL to ask whether it carries the account (repeatable).",
-        ),
-    ] = None,
-    plc_mirror: Annotated[
-        ListOpt,
-        typer.Option(
-            "--plc-mirror",
-            envvar=env("plc_mirror", "DECAUDIT_PLC_MIRRORS"),
-            help="Independent PLC read mirror base URL (repeatable).",
-        ),
-    ] = None,
-    appview: Annotated[
-        ListOpt,
-        typer.Option(
-            "--appview",
-            envvar=env("appview", "DECAUDIT_APPVIEWS"),
-            help="AppView base URL to ask whether it indexes the account (repeatable).",
-        ),
-    ] = None,
-    labeler: Annotated[
-        ListOpt,
-        typer.Option(
-            "--labeler",
-            envvar=env("labeler", "DECAUDIT_LABELERS"),
-            help="Labeler base URL to ask which labels it applies (repeatable).",
-        ),
-    ] = None,
+    no_color: NoColorOpt = False,
+    require: opt.Require = None,
+    badge: opt.Badge = None,
+    plc_url: opt.PlcUrl = defaults.PLC_URL,
+    nameserver: opt.Nameserver = None,
+    connect_to: opt.ConnectTo = None,
+    relay: opt.Relay = None,
+    plc_mirror: opt.PlcMirror = None,
+    appview: opt.AppView = None,
+    labeler: opt.Labeler = None,
     skip_export: Annotated[
         bool,
         typer.Option(
             "--skip-export", envvar=env("skip_export"), help="Do not download the repository."
         ),
     ] = False,
-    save_export: Annotated[
-        Path | None,
-        typer.Option(
-            "--save-export",
-            envvar=env("save_export"),
-            file_okay=False,
-            help="Keep the export in this folder (repo.car; blobs/ with --blobs all).",
-        ),
-    ] = None,
-    max_export_size: Annotated[
-        int,
-        typer.Option(
-            "--max-export-size",
-            envvar=env("max_export_size"),
-            min=1,
-            help="Size cap of the repository export, in MiB.",
-        ),
-    ] = defaults.MAX_EXPORT_BYTES // (1024 * 1024),
-    blobs: Annotated[
-        str,
-        typer.Option(
-            "--blobs", envvar=env("blobs"), help="Blobs to fetch and verify: a number, or 'all'."
-        ),
-    ] = str(defaults.BLOB_SAMPLE),
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            envvar=env("timeout"),
-            min=0.1,
-            help="Seconds per request (connect, and the whole response).",
-        ),
-    ] = defaults.TIMEOUT,
-    deadline: Annotated[
-        float,
-        typer.Option("--deadline", envvar=env("deadline"), min=1, help="Whole-audit seconds."),
-    ] = defaults.DEADLINE,
-    allow_private: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private",
-            envvar=env("allow_private"),
-            help="Permit loopback/private destinations and plain http to them (self-hosters, "
-            "tests). Link-local, multicast and reserved stay refused.",
-        ),
-    ] = False,
-    ca_bundle: Annotated[
-        Path | None,
-        typer.Option(
-            "--ca-bundle",
-            envvar=env("ca_bundle"),
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="PEM file of CAs to trust (else SSL_CERT_FILE, else certifi).",
-        ),
-    ] = None,
+    save_export: opt.SaveExport = None,
+    max_export_size: opt.MaxExportSize = opt.DEFAULT_MAX_EXPORT_MIB,
+    blobs: opt.Blobs = opt.DEFAULT_BLOBS,
+    timeout: opt.Timeout = defaults.TIMEOUT,
+    deadline: opt.Deadline = defaults.DEADLINE,
+    allow_private: opt.AllowPrivate = False,
+    ca_bundle: opt.CaBundle = None,
 ) -> None:
     """Audit one account and place it on the centralization spectrum."""
     import asyncio
@@ -185,23 +92,25 @@ def check(
         parsed = syntax.parse_target(target)
     except syntax.TargetSyntaxError as exc:
         fail(f"invalid target {target!r}: {exc}")
-    lists = {"relays": relay, "plc_mirrors": plc_mirror, "appviews": appview, "labelers": labeler}
-    settings = build_settings(
+    settings = opt.network_settings(
         plc_url=plc_url,
-        nameservers=split(nameserver),
-        connect_to=connect_to_map(split(connect_to)),
-        # given lists replace the defaults; absent ones keep them
-        **{name: split(value) for name, value in lists.items() if value is not None},
+        nameserver=nameserver,
+        connect_to=connect_to,
+        relay=relay,
+        plc_mirror=plc_mirror,
+        appview=appview,
+        labeler=labeler,
         skip_export=skip_export,
-        save_export=str(save_export) if save_export else None,
-        max_export_bytes=max_export_size * 1024 * 1024,
-        blob_sample=_blob_count(blobs),
+        save_export=save_export,
+        max_export_size=max_export_size,
+        blobs=blobs,
         timeout=timeout,
         deadline=deadline,
         allow_private=allow_private,
-        ca_bundle=str(ca_bundle) if ca_bundle else None,
+        ca_bundle=ca_bundle,
     )
     available, chosen = choose_checks(select, skip)  # unknown ids fail before any request
+    requirements = opt.requirements(require, available)
     try:
         evidence = asyncio.run(_gather_with_progress(parsed, settings))
     except ValueError as exc:  # a nameserver or CA bundle the network layer cannot use
@@ -212,16 +121,9 @@ def check(
         except OSError as exc:
             fail(f"cannot write {save_evidence}: {exc.strerror or exc}")
     report = judge(evidence, available, chosen)
-    emit(report, fmt, output, verbose)
-    finish(report, fail_under)
-
-
-def _blob_count(value: str) -> int | None:
-    if value.strip().lower() == "all":
-        return None
-    if not value.strip().isdigit():
-        fail(f"--blobs {value!r}: expected a number or 'all'")
-    return int(value)
+    emit(report, fmt, output, verbose, no_color=no_color)
+    write_badge(report, badge)
+    finish(report, fail_under, requirements)
 
 
 async def _gather_with_progress(target: Target, settings: AuditSettings) -> Evidence:
@@ -247,13 +149,18 @@ def render(
     skip: SkipOpt = None,
     fail_under: FailUnderOpt = None,
     verbose: VerboseOpt = False,
+    no_color: NoColorOpt = False,
+    require: opt.Require = None,
+    badge: opt.Badge = None,
 ) -> None:
     """Re-score saved evidence offline with the current checks, in any format."""
     evidence = load_evidence(file)
     available, chosen = choose_checks(select, skip)
+    requirements = opt.requirements(require, available)
     report = judge(evidence, available, chosen)
-    emit(report, fmt, output, verbose)
-    finish(report, fail_under)
+    emit(report, fmt, output, verbose, no_color=no_color)
+    write_badge(report, badge)
+    finish(report, fail_under, requirements)
 
 
 def list_checks(verbose: VerboseOpt = False) -> None:

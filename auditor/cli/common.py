@@ -11,6 +11,9 @@ import typer
 from auditor.render.formats import OutputFormat
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from auditor.batch.gates import Requirement
     from auditor.check import Check
     from auditor.models.evidence import Evidence
     from auditor.models.report import Report
@@ -70,6 +73,14 @@ FailUnderOpt = Annotated[
 VerboseOpt = Annotated[
     bool, typer.Option("--verbose", "-v", envvar=env("verbose"), help="Show every finding.")
 ]
+NoColorOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-color",
+        envvar=env("no_color"),
+        help="No colours or other escape codes on a terminal (as does NO_COLOR set to anything).",
+    ),
+]
 
 
 def build_settings(**options: object) -> AuditSettings:
@@ -121,17 +132,25 @@ def judge(evidence: Evidence, available: CheckSet, chosen: tuple[Check, ...]) ->
     return build_report(evidence, chosen, model=available.checks, warnings=available.warnings)
 
 
-def emit(report: Report, fmt: OutputFormat, output: Path | None, verbose: bool) -> None:
-    """Write the report: a live terminal gets colour, files and pipes get plain text."""
+def emit(
+    report: Report,
+    fmt: OutputFormat,
+    output: Path | None,
+    verbose: bool,
+    *,
+    no_color: bool = False,
+) -> None:
+    """Write the report: a live terminal gets it at its width, in colour unless ``--no-color`` or
+    ``NO_COLOR``; files and pipes get plain text at a fixed width."""
     from auditor.render import render
 
-    if output is None and fmt is OutputFormat.TEXT and sys.stdout.isatty():
-        from rich.console import Console
+    if output is None and fmt is OutputFormat.TEXT:
+        from auditor.render.text import print_report, terminal_console
 
-        from auditor.render.text import print_report
-
-        print_report(report, Console(), verbose=verbose)
-        return
+        console = terminal_console(no_color=no_color)
+        if console.is_terminal:  # a tty, or FORCE_COLOR/TTY_COMPATIBLE say it is one
+            print_report(report, console, verbose=verbose)
+            return
     write_text(render(report, fmt, verbose=verbose), output)
 
 
@@ -147,16 +166,35 @@ def write_text(text: str, output: Path | None) -> None:
     say(f"report written to {output}")
 
 
-def finish(report: Report, fail_under: float | None) -> NoReturn:
-    """Exit with the code the report calls for."""
+def finish(
+    report: Report, fail_under: float | None, requirements: Sequence[Requirement] = ()
+) -> NoReturn:
+    """Exit with the code the report calls for: 3 unresolved, 1 a gate failed, else 0."""
+    from auditor.batch.gates import account_failures
+
     if report.band is None and report.unresolved_reason:
         say(report.unresolved_reason)
         raise typer.Exit(EXIT_UNRESOLVED)
-    if fail_under is not None and (report.score is None or report.score < fail_under):
-        shown = "no score" if report.score is None else f"score {report.score:.1f}"
-        say(f"{shown} is below --fail-under {fail_under:g}")
-        raise typer.Exit(EXIT_BELOW_THRESHOLD)
-    raise typer.Exit(EXIT_OK)
+    data = report.model_dump(mode="json", include={"handle", "target", "score", "checks"})
+    failures = account_failures(data, fail_under=fail_under, requirements=requirements)
+    for failure in failures:
+        say(f"gate failed: {failure}")
+    raise typer.Exit(EXIT_BELOW_THRESHOLD if failures else EXIT_OK)
+
+
+def write_badge(report: Report, path: Path | None) -> None:
+    """``--badge``: the report's band and score as a shields.io endpoint JSON."""
+    if path is None:
+        return
+    import json
+
+    from auditor.batch.badge import report_badge
+
+    data = report.model_dump(mode="json", include={"band", "score"})
+    try:
+        path.write_text(json.dumps(report_badge(data)) + "\n", encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write the badge {path}: {exc.strerror or exc}")
 
 
 def load_evidence(path: Path) -> Evidence:

@@ -80,6 +80,10 @@ def serve(
             help="HOST=rtt:0.1,jitter:0.02,error_rate:0.1,bandwidth:100000,down (repeatable).",
         ),
     ] = None,
+    bulk: Annotated[
+        int,
+        typer.Option("--bulk", min=0, help="Also serve this many ordinary accounts (u0, u1...)."),
+    ] = 0,
 ) -> None:
     """Serve the sandbox on 127.0.0.1 (HTTP and DNS) until interrupted."""
     from auditor.sandbox.serve import run_serve_command
@@ -95,6 +99,7 @@ def serve(
             error_rate,
             bandwidth,
             list(host_faults or []),
+            bulk=bulk,
         )
     except (ValueError, OSError) as exc:
         fail(str(exc))

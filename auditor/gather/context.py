@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from auditor.models.common import FailureKind, ProbeFailure
+from auditor.models.evidence import JsonAnswer
 from auditor.net.deadline import Deadline
 from auditor.net.dns import DnsError, Resolver
 from auditor.net.fetch import Fetcher
 from auditor.net.limits import HostLimits
+from auditor.net.shared import SharedAnswers
 from auditor.settings import AuditSettings
 from auditor.text import one_line
 
@@ -29,6 +31,8 @@ class GatherContext:
     deadline: Deadline
     limits: HostLimits = field(default_factory=HostLimits)
     """Per-PDS concurrency, shared across the run."""
+    shared: SharedAnswers[JsonAnswer | ProbeFailure] = field(default_factory=SharedAnswers)
+    """Host-level answers shared across the run (see :mod:`auditor.net.shared`)."""
 
 
 def elapsed_ms(start: float) -> float:

@@ -13,7 +13,7 @@ from pydantic import JsonValue
 
 from auditor.attribution import host_of
 from auditor.gather.context import GatherContext, guarded, lookup_txt
-from auditor.models.common import ProbeFailure
+from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import (
     AppViewProbe,
     JsonAnswer,
@@ -32,6 +32,16 @@ LIST_REPOS_PAGE = 10
 AUDIT_LOG_MAX_BYTES = 8 * 1024 * 1024
 
 JsonProbe = JsonAnswer | ProbeFailure
+
+
+def _answered(probe: JsonProbe) -> bool:
+    """Whether a host-level answer may be shared with later audits: an answer, or a definite
+    refusal (an XRPC error with a 4xx status, e.g. a relay that does not know the host). Timeouts,
+    network errors and 5xx may be blips and are asked again by the next audit."""
+    if isinstance(probe, JsonAnswer):
+        return True
+    status = probe.http_status
+    return probe.kind is FailureKind.HTTP_STATUS and status is not None and 400 <= status < 500
 
 
 async def xrpc(
@@ -63,13 +73,17 @@ async def probe_pds(ctx: GatherContext, endpoint: str, did: str) -> PdsProbes:
         async with ctx.limits.hold(host):
             return await xrpc(ctx, endpoint, method, params)
 
+    async def of_host(method: str, params: Mapping[str, str] | None = None) -> JsonProbe:
+        """The same for every account on the PDS: asked once per session (see net.shared)."""
+        return await ctx.shared.get((endpoint, method), lambda: polite(method, params), _answered)
+
     health, server, repo, status, commit, repos = await asyncio.gather(
-        polite("_health"),
-        polite("com.atproto.server.describeServer"),
+        of_host("_health"),
+        of_host("com.atproto.server.describeServer"),
         polite("com.atproto.repo.describeRepo", {"repo": did}),
         polite("com.atproto.sync.getRepoStatus", {"did": did}),
         polite("com.atproto.sync.getLatestCommit", {"did": did}),
-        polite("com.atproto.sync.listRepos", {"limit": str(LIST_REPOS_PAGE)}),
+        of_host("com.atproto.sync.listRepos", {"limit": str(LIST_REPOS_PAGE)}),
     )
     return PdsProbes(
         endpoint=endpoint,
@@ -84,10 +98,13 @@ async def probe_pds(ctx: GatherContext, endpoint: str, did: str) -> PdsProbes:
 
 async def probe_relay(ctx: GatherContext, relay: str, did: str, pds_host: str) -> RelayProbes:
     """One relay: does it carry the account, at which revision, and how does it see the PDS."""
+    method, params = "com.atproto.sync.getHostStatus", {"hostname": pds_host}
     status, commit, host = await asyncio.gather(
         xrpc(ctx, relay, "com.atproto.sync.getRepoStatus", {"did": did}),
         xrpc(ctx, relay, "com.atproto.sync.getLatestCommit", {"did": did}),
-        xrpc(ctx, relay, "com.atproto.sync.getHostStatus", {"hostname": pds_host}),
+        ctx.shared.get(
+            (relay, method, pds_host), lambda: xrpc(ctx, relay, method, params), _answered
+        ),
     )
     return RelayProbes(url=relay, repo_status=status, latest_commit=commit, host_status=host)
 

@@ -22,6 +22,7 @@ Nameservers are configuration, not destinations: they may be loopback without ``
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Final, Protocol
@@ -155,6 +156,9 @@ def merge_address_results(
 
 
 _Answer = tuple[str, ...] | DnsError
+MAX_CACHED_ANSWERS = 4096
+"""Answers kept per run, least recently used dropped first: enough for every name one audit
+asks (and the hosts shared by many), bounded however many accounts a batch audits."""
 
 
 class DnspythonResolver:
@@ -172,7 +176,7 @@ class DnspythonResolver:
         self._servers = [parse_nameserver(spec) for spec in nameservers]
         self._attempt_timeout = timeout
         self._resolver: dns.asyncresolver.Resolver | None = None
-        self._answers: dict[tuple[str, str], _Answer] = {}
+        self._answers: OrderedDict[tuple[str, str], _Answer] = OrderedDict()
         self._pending: dict[tuple[str, str], asyncio.Task[_Answer]] = {}
         self.lookups = 0
         """How many queries went to DNS (cache hits and ``localhost`` answers not counted)."""
@@ -204,6 +208,7 @@ class DnspythonResolver:
         """One lookup per name and type per run; concurrent callers share the query in flight."""
         key = (name, rdtype)
         if key in self._answers:
+            self._answers.move_to_end(key)
             return self._answers[key]
         task = self._pending.get(key)
         if task is None:
@@ -222,6 +227,8 @@ class DnspythonResolver:
         # caller's remaining budget): a later caller in the same run asks again.
         if not (isinstance(answer, DnsError) and answer.kind is FailureKind.TIMEOUT):
             self._answers[key] = answer
+            if len(self._answers) > MAX_CACHED_ANSWERS:  # a batch meets every account's names
+                self._answers.popitem(last=False)
 
     async def _query(self, name: str, rdtype: str, timeout: float) -> _Answer:
         self.lookups += 1

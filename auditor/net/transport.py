@@ -67,15 +67,15 @@ from auditor.net.addresses import (
     parse_ip,
 )
 from auditor.net.dns import DnsError, Resolver
+from auditor.net.pool import ShardedConnectionPool
 from auditor.settings import AuditSettings
 
 REDIRECTED_FROM: Final = "decaudit.redirected_from"
 """Request extension naming the URL whose redirect produced this request (for messages)."""
 
-CONNECTION_LIMITS: Final = httpx.Limits(
-    max_connections=32, max_keepalive_connections=8, keepalive_expiry=5.0
-)
-"""Connection-pool limits of the real transport (httpx's client ``limits`` do not reach it)."""
+CONNECTION_LIMITS: Final = httpx.Limits(keepalive_expiry=5.0)
+"""Keep-alive expiry of the real transport's connections (httpx's client ``limits`` do not reach
+the pool; connection counts are per origin, see :mod:`auditor.net.pool`)."""
 
 # In urllib.request since Python 3.3 but missing from typeshed.
 _proxy_bypass_environment: Callable[[str, Mapping[str, str]], bool] = (
@@ -220,20 +220,23 @@ class GuardedHTTPTransport(httpx.AsyncHTTPTransport):
         super().__init__(
             verify=ssl_context, limits=limits, http1=True, http2=False, trust_env=False
         )
-        pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=backend,
-        )
-        _replace_pool(self, pool)
+
+        def origin_pool(connections: int, keepalive: int) -> httpcore.AsyncConnectionPool:
+            return httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=connections,
+                max_keepalive_connections=keepalive,
+                keepalive_expiry=limits.keepalive_expiry,
+                http1=True,
+                http2=False,
+                network_backend=backend,
+            )
+
+        _replace_pool(self, ShardedConnectionPool(origin_pool))
         self.backend = backend
 
 
-def _replace_pool(transport: httpx.AsyncHTTPTransport, pool: httpcore.AsyncConnectionPool) -> None:
+def _replace_pool(transport: httpx.AsyncHTTPTransport, pool: ShardedConnectionPool) -> None:
     """Install ``pool`` into ``transport``: the one place that touches httpx internals."""
     current = getattr(transport, "_pool", None)
     if type(current) is not httpcore.AsyncConnectionPool:
@@ -242,7 +245,7 @@ def _replace_pool(transport: httpx.AsyncHTTPTransport, pool: httpcore.AsyncConne
             f"(found {type(current).__name__}, httpx {httpx.__version__}); "
             "update GuardedHTTPTransport in auditor/net/transport.py before upgrading httpx"
         )
-    transport._pool = pool
+    transport._pool = pool  # type: ignore[assignment]  # duck-types AsyncConnectionPool
 
 
 def build_ssl_context(settings: AuditSettings) -> ssl.SSLContext:
@@ -264,24 +267,51 @@ class ConnectTo:
     """The ``--connect-to`` table: ``HOST[:PORT]`` -> base URL (like curl's ``--connect-to``).
 
     A key without a port matches every port; one with a port only that port (the URL's
-    default port counts). Raises ``ValueError`` for a base URL that is not absolute http(s).
+    default port counts). A key ``*.DOMAIN`` matches every name under DOMAIN (not DOMAIN
+    itself, never an IP literal); an exact key wins over it, and a longer suffix over a shorter
+    one. (A sandbox serving 100,000 accounts' handle hosts needs it: one entry per host would not
+    fit on a command line.) Raises ``ValueError`` for a base URL that is not absolute http(s).
     """
 
     def __init__(self, table: Mapping[str, str]) -> None:
         self._table: dict[tuple[str, int | None], httpx.URL] = {}
+        self._suffixes: list[tuple[str, int | None, httpx.URL]] = []
         for key, base in table.items():
             target = httpx.URL(base)
             if target.scheme not in _DEFAULT_PORTS or not target.host:
                 raise ValueError(f"--connect-to {key}: {base!r} is not an http(s) base URL")
-            self._table[_parse_host_port(key)] = target
+            host, port = _parse_host_port(key)
+            if "*" in host:
+                if not host.startswith("*.") or not host[2:] or "*" in host[2:]:
+                    raise ValueError(f"--connect-to {key!r}: a wildcard is '*.DOMAIN'")
+                self._suffixes.append(("." + host[2:], port, target))
+            else:
+                self._table[(host, port)] = target
+        self._suffixes.sort(key=lambda entry: -len(entry[0]))
+
+    def _wildcard(self, host: str, port: int | None) -> httpx.URL | None:
+        try:
+            parse_ip(host)
+        except ValueError:
+            pass  # a name: wildcards apply
+        else:
+            return None
+        for suffix, wanted, target in self._suffixes:
+            if host.endswith(suffix) and wanted in (None, port):
+                return target
+        return None
 
     def rewrite(self, url: httpx.URL) -> httpx.URL:
         """Where a request for ``url`` really goes (``url`` itself when no entry matches)."""
-        if not self._table:
+        if not self._table and not self._suffixes:
             return url
         host = url.raw_host.decode("ascii").lower()
         port = url.port or _DEFAULT_PORTS.get(url.scheme)
-        base = self._table.get((host, port)) or self._table.get((host, None))
+        base = (
+            self._table.get((host, port))
+            or self._table.get((host, None))
+            or self._wildcard(host, port)
+        )
         if base is None:
             return url
         return base.copy_with(raw_path=base.raw_path.split(b"?")[0].rstrip(b"/") + url.raw_path)

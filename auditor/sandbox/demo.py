@@ -20,7 +20,12 @@ from auditor.sandbox.clock import SANDBOX_NOW
 from auditor.sandbox.scenarios import SCENARIOS, build_world
 from auditor.session import Session
 
-SUFFIXES = {OutputFormat.JSON: "json", OutputFormat.HTML: "html", OutputFormat.TEXT: "txt"}
+SUFFIXES = {
+    OutputFormat.JSON: "json",
+    OutputFormat.HTML: "html",
+    OutputFormat.TEXT: "txt",
+    OutputFormat.MD: "md",
+}
 TIMING_KEYS = frozenset({"elapsed_ms", "duration_ms", "seconds"})
 
 

@@ -48,6 +48,7 @@ import signal
 import socket
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final, TypedDict
@@ -273,7 +274,7 @@ def build_state(
             "--nameserver",
             nameserver,
             "--connect-to",
-            ",".join(f"{h}={url}" for h, url in connect_to.items()),
+            ",".join(f"{h}={url}" for h, url in compact_connect_to(connect_to).items()),
             *(arg for url in relays for arg in ("--relay", url)),
             *(arg for url in mirrors for arg in ("--plc-mirror", url)),
             *(arg for url in appviews for arg in ("--appview", url)),
@@ -282,6 +283,32 @@ def build_state(
             "--allow-private",
         ],
     )
+
+
+WILDCARD_FROM = 8
+"""Names under one top-level domain sent to one place, from which ``check_args`` uses ``*.TLD``."""
+
+
+def compact_connect_to(connect_to: Mapping[str, str]) -> dict[str, str]:
+    """The ``--connect-to`` table with the names under a top-level domain folded into one
+    ``*.TLD`` entry for the place most of them go (the others keep exact entries, which win): the
+    same routing for every sandbox host, short enough for a command line with 100,000 accounts.
+    A name the sandbox does not serve then reaches the sandbox's server, which refuses it as the
+    in-process sandbox does (it used to fail earlier, in DNS)."""
+    by_tld: dict[str, Counter[str]] = {}
+    for host, url in connect_to.items():
+        if "." in host:
+            by_tld.setdefault(host.rsplit(".", 1)[1], Counter())[url] += 1
+    table: dict[str, str] = {}
+    for tld, targets in sorted(by_tld.items()):
+        url, count = targets.most_common(1)[0]
+        if count >= WILDCARD_FROM:
+            table[f"*.{tld}"] = url
+    for host, url in connect_to.items():
+        tld = host.rsplit(".", 1)[1] if "." in host else ""
+        if table.get(f"*.{tld}") != url:
+            table[host] = url
+    return table
 
 
 def write_state(path: Path, state: SandboxState) -> str:
@@ -393,14 +420,17 @@ def run_serve_command(
     error_rate: float,
     bandwidth: float | None,
     host_faults: list[str],
+    bulk: int = 0,
 ) -> int:
     """``decaudit sandbox serve``: validate, build the world, serve until SIGINT/SIGTERM.
 
     ``scenarios`` are ids (comma lists allowed; empty: all). Prints one line to stderr naming the
     ports and the state file once serving, and returns 0 after a signal. Raises ``ValueError``
     with a one-line message for anything the user must fix: an unknown scenario, a bad fault
-    flag or port, a port in use, an unwritable state file (the CLI exits 2 with it).
+    flag or port, a port in use, an unwritable state file (the CLI exits 2 with it). ``bulk``
+    adds that many ordinary accounts (:mod:`auditor.sandbox.bulk`) for batch runs.
     """
+    from auditor.sandbox.bulk import add_bulk_accounts
     from auditor.sandbox.scenarios import build_world, select
 
     ids = [part.strip() for value in scenarios for part in value.split(",") if part.strip()]
@@ -409,7 +439,10 @@ def run_serve_command(
     _check_port("--dns-port", dns_port)
     if http_port and http_port == dns_port:
         raise ValueError(f"--http-port and --dns-port must differ (both are {http_port})")
+    if bulk < 0:
+        raise ValueError(f"--bulk must be 0 or more (got {bulk})")
     world = build_world(ids or None)
+    add_bulk_accounts(world, bulk)
     world.set_faults(
         faults_from_flags(
             world.network.hosts,

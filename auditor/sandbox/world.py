@@ -42,7 +42,7 @@ from auditor.sandbox.zone import Origin, Zone
 from auditor.settings import AuditSettings
 
 # Networks the sandbox's addresses are "announced" from (private-use AS numbers).
-CLOUD = Origin(64601, "SANDBOX-CLOUD - simulated large cloud provider", "127.10.0.0/16")
+CLOUD = Origin(64601, "SANDBOX-CLOUD - simulated large cloud provider", "127.16.0.0/12")
 BLACKSKY_NET = Origin(64602, "SANDBOX-COLO - simulated colocation provider", "127.20.0.0/16")
 MICROCOSM_NET = Origin(64603, "SANDBOX-VPS - simulated VPS provider", "127.30.0.0/16")
 NORTHWIND_NET = Origin(64604, "SANDBOX-NORDIC - simulated regional host", "127.40.0.0/16")

@@ -199,6 +199,23 @@ async def test_failures_are_cached_too(dns_server) -> None:
 
 
 @pytest.mark.network
+async def test_the_cache_is_bounded_least_recently_used_first(
+    dns_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("auditor.net.dns.MAX_CACHED_ANSWERS", 2)
+    resolver = resolver_for(dns_server)
+    for name in ("_atproto.alice.test", "_atproto.split.test"):
+        await resolver.txt(name, timeout=2)
+    await resolver.txt("_atproto.alice.test", timeout=2)  # alice is now the most recent
+    await resolver.txt("_atproto.two.test", timeout=2)  # evicts split, the least recent
+    await resolver.txt("_atproto.alice.test", timeout=2)
+    await resolver.txt("_atproto.split.test", timeout=2)
+    assert dns_server.queries.count(("_atproto.alice.test.", "TXT")) == 1
+    assert dns_server.queries.count(("_atproto.split.test.", "TXT")) == 2
+    assert len(resolver._answers) == 2
+
+
+@pytest.mark.network
 async def test_timeouts_are_not_cached(dns_server) -> None:
     # slow.test never answers: a timeout is a fact about that moment, not about the name
     resolver = resolver_for(dns_server)

@@ -16,6 +16,7 @@ from auditor.models.common import FailureKind
 from auditor.net.addresses import IPAddress
 from auditor.net.client import build_client
 from auditor.net.dns import ADDR, StaticResolver
+from auditor.net.pool import ShardedConnectionPool
 from auditor.net.transport import (
     REDIRECTED_FROM,
     BlockedDestination,
@@ -79,6 +80,21 @@ async def test_connect_to_keeps_host_header_path_and_query() -> None:
         ({"[::1]:443": "http://127.0.0.1:1"}, "https://[::1]/p", "http://127.0.0.1:1/p"),
         ({"b.test": "http://127.0.0.1:1"}, "https://a.test/p", "https://a.test/p"),
         ({"a.test": "https://[::1]:8443"}, "https://a.test/", "https://[::1]:8443/"),
+        ({"*.a.test": "http://127.0.0.1:1"}, "https://x.y.a.test/p", "http://127.0.0.1:1/p"),
+        ({"*.a.test": "http://127.0.0.1:1"}, "https://a.test/p", "https://a.test/p"),
+        ({"*.a.test": "http://127.0.0.1:1"}, "https://xa.test/p", "https://xa.test/p"),
+        (
+            {"*.a.test": "http://127.0.0.1:1", "x.a.test": "http://127.0.0.1:2"},
+            "https://x.a.test/p",
+            "http://127.0.0.1:2/p",
+        ),
+        (
+            {"*.test": "http://127.0.0.1:1", "*.a.test": "http://127.0.0.1:2"},
+            "https://x.a.test/p",
+            "http://127.0.0.1:2/p",
+        ),
+        ({"*.a.test:8443": "http://127.0.0.1:1"}, "https://x.a.test/p", "https://x.a.test/p"),
+        ({"*.1": "http://127.0.0.1:1"}, "https://10.0.0.1/p", "https://10.0.0.1/p"),
     ],
 )
 def test_connect_to_rewrite(table: dict[str, str], url: str, expected: str) -> None:
@@ -87,7 +103,13 @@ def test_connect_to_rewrite(table: dict[str, str], url: str, expected: str) -> N
 
 @pytest.mark.parametrize(
     "table",
-    [{"a.test": "ftp://127.0.0.1/"}, {"a.test": "127.0.0.1:80"}, {"a.test:https": "http://x/"}],
+    [
+        {"a.test": "ftp://127.0.0.1/"},
+        {"a.test": "127.0.0.1:80"},
+        {"a.test:https": "http://x/"},
+        {"*.": "http://127.0.0.1/"},
+        {"*.*.test": "http://127.0.0.1/"},
+    ],
 )
 def test_connect_to_rejects_bad_entries(table: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="--connect-to"):
@@ -342,8 +364,10 @@ def test_guarded_pool_is_installed() -> None:
     inner = transport.inner
     assert isinstance(inner, GuardedHTTPTransport)
     pool = inner._pool
-    assert type(pool) is httpcore.AsyncConnectionPool
-    assert pool._network_backend is inner.backend
+    assert isinstance(pool, ShardedConnectionPool)
+    origin_pool = pool._factory(2, 1)
+    assert type(origin_pool) is httpcore.AsyncConnectionPool
+    assert origin_pool._network_backend is inner.backend
     assert inner.backend.guard is transport.guard
 
 

@@ -5,10 +5,11 @@ and garbage that must not stop it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import dns.asyncquery
@@ -221,13 +222,30 @@ async def test_udp_and_tcp_share_the_port(server: SandboxDnsServer) -> None:
             sock.bind(("127.0.0.1", server.port))
 
 
+@contextlib.contextmanager
+def _taken_port(kind: socket.SocketKind) -> Iterator[int]:
+    """A port held with ``kind`` whose other protocol is free (else, on a busy machine, the
+    server could fail on the other protocol first, a different, also correct, error)."""
+    other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as taken:
+            taken.bind(("127.0.0.1", 0))
+            port: int = taken.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, other) as probe:
+                    probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            if kind == socket.SOCK_STREAM:
+                taken.listen()
+            yield port
+            return
+    raise RuntimeError("no port free for both protocols")
+
+
 @pytest.mark.parametrize("kind", [socket.SOCK_DGRAM, socket.SOCK_STREAM], ids=["udp", "tcp"])
 async def test_a_port_in_use_is_a_clear_error(anyio_backend: str, kind: socket.SocketKind) -> None:
-    with socket.socket(socket.AF_INET, kind) as taken:
-        taken.bind(("127.0.0.1", 0))
-        if kind == socket.SOCK_STREAM:
-            taken.listen()
-        port = taken.getsockname()[1]
+    with _taken_port(kind) as port:
         server = SandboxDnsServer(make_zone(), port=port)
         with anyio.fail_after(2), pytest.raises(PortInUseError) as error:
             await server.start()

@@ -167,7 +167,7 @@ def test_hosting_network_is_informational(reports: dict[str, Report]) -> None:
     assert networks[0] == {  # type: ignore[comparison-overlap]
         "asn": "64601",
         "name": "SANDBOX-CLOUD - simulated large cloud provider",
-        "prefix": "127.10.0.0/16",
+        "prefix": "127.16.0.0/12",
         "country": "ZZ",
     }
 

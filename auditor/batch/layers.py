@@ -1,0 +1,96 @@
+"""What one account contributes to the ecosystem metrics: its value on each layer.
+
+Read from a report's JSON (the batch output's lines), so metrics can be recomputed from any batch
+output, an old one included, without re-auditing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from auditor.attribution import attribute_host
+
+LAYERS = (
+    "pds_operator",
+    "relay_operators",
+    "appview_operators",
+    "identity_directory",
+    "did_method",
+    "handle_domain",
+    "custody",
+    "band",
+)
+"""Every layer measured. ``relay_operators`` and ``appview_operators`` count one entry per
+operator that carries (indexes) the account, so their shares are shares of carriage."""
+
+CRITICAL = ("pds_operator", "relay_operators", "appview_operators", "identity_directory")
+"""The layers an account cannot do without: the Nakamoto coefficient is their minimum."""
+
+
+def _check(report: Mapping[str, Any], check_id: str) -> Mapping[str, Any] | None:
+    for check in report.get("checks") or []:
+        if isinstance(check, dict) and check.get("id") == check_id:
+            return check
+    return None
+
+
+def _data(report: Mapping[str, Any], check_id: str) -> Mapping[str, Any]:
+    check = _check(report, check_id)
+    data = check.get("data") if check else None
+    return data if isinstance(data, dict) else {}
+
+
+def _custody(report: Mapping[str, Any]) -> str | None:
+    if _data(report, "did-method").get("method") == "web":
+        return "did:web (domain owner)"
+    data = _data(report, "rotation-key-custody")
+    rows = data.get("rotation_keys")
+    if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+        return None
+    top = rows[0]
+    if top.get("operator"):
+        return f"operator key ({top['operator']})"
+    return "PDS key (presumed)" if top.get("host_key") else "held apart from operators"
+
+
+def account_layers(report: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The account's value(s) on each layer it could be judged on (absent layers are skipped)."""
+    layers: dict[str, list[str]] = {}
+    pds = _data(report, "pds-operator")
+    if isinstance(pds.get("operator"), str):
+        layers["pds_operator"] = [pds["operator"]]
+    relays = _data(report, "relay-carriage").get("relays")
+    if isinstance(relays, list):
+        carriers = {
+            str(r["operator"])
+            for r in relays
+            if isinstance(r, dict) and r.get("state") == "current" and r.get("operator")
+        }
+        layers["relay_operators"] = sorted(carriers)
+    appviews = _data(report, "appview-dependence").get("appviews")
+    if isinstance(appviews, list):
+        layers["appview_operators"] = sorted(
+            {str(a["operator"]) for a in appviews if isinstance(a, dict) and a.get("indexed")}
+        )
+    method = _data(report, "did-method")
+    if method.get("method") in ("plc", "web"):
+        layers["did_method"] = [f"did:{method['method']}"]
+        directory = method.get("directory_operator") or method.get("web_domain_operator")
+        if isinstance(directory, str):
+            layers["identity_directory"] = [directory]
+    domain = _data(report, "handle-domain").get("domain_type")
+    if isinstance(domain, str):
+        layers["handle_domain"] = [domain]
+    custody = _custody(report)
+    if custody:
+        layers["custody"] = [custody]
+    if isinstance(report.get("band"), str):
+        layers["band"] = [report["band"]]
+    return layers
+
+
+def is_bridged(report: Mapping[str, Any]) -> bool:
+    """The account lives on a bridge (e.g. Bridgy Fed): not a native AT Protocol user."""
+    host = _data(report, "pds-operator").get("host")
+    return isinstance(host, str) and "bridge" in attribute_host(host).roles
