@@ -45,7 +45,14 @@ def demo(
     written = write_reports(results, out)
     table = Table(title="decaudit demo: SANDBOX DATA (simulated accounts, not real people)")
     for column in ("scenario", "handle", "band", "score", "designed as"):
-        table.add_column(column, no_wrap=column in ("scenario", "handle"))
+        # band names are never cut ("decentralized" fits 80 columns); a long handle folds
+        banded = column in ("band", "designed as")
+        table.add_column(
+            column,
+            no_wrap=column != "handle",
+            overflow="fold" if column == "handle" else "ellipsis",
+            min_width=13 if banded else None,
+        )
     for result in results:
         report = result.report
         band = report.band.value if report.band else "no verdict"

@@ -5,7 +5,8 @@
   coefficient; pure functions of counts.
 * :mod:`auditor.ecosystem.census`: :func:`run_census` reads the PLC directory's ``/export`` and
   relays' ``listHosts`` into an SQLite database (:mod:`auditor.ecosystem.store`, pages checked by
-  :mod:`auditor.ecosystem.export`); :func:`census_summary` measures it.
+  :mod:`auditor.ecosystem.export`); :mod:`auditor.ecosystem.summary` measures it
+  (:func:`census_summary`, re-exported by ``census``).
 
 Import-light on purpose (the CLI imports the package for ``--help``): the names below load on first
 use.

@@ -29,11 +29,11 @@ from auditor.ecosystem.census import (
     CensusResult,
     census_summary,
     custody_of,
-    handle_type,
     run_census,
 )
 from auditor.ecosystem.export import CensusInputError, _handle_of, parse_page
 from auditor.ecosystem.store import CensusStore, CensusStoreError
+from auditor.ecosystem.summary import handle_type
 from auditor.net.dns import StaticResolver
 from auditor.sandbox.scenarios import build_world
 from auditor.sandbox.world import World
