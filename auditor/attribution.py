@@ -24,7 +24,7 @@ import json
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -121,9 +121,9 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts) + r"\Z")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class AttributionData:
-    """The parsed data file."""
+    """The parsed data file (compared and hashed by identity: it is a cache key)."""
 
     version: str
     operators: dict[str, str]
@@ -223,8 +223,14 @@ def attribute_host(url_or_host: str, *, sandbox: bool = False) -> Attribution:
     Sandbox rows (fictional ``.test`` providers) apply only when ``sandbox`` is true, i.e. to
     evidence gathered from decaudit's sandbox network.
     """
-    host = host_of(url_or_host)
-    data = load_data()
+    return _attribute(host_of(url_or_host), sandbox, load_data())
+
+
+@lru_cache(maxsize=8192)
+def _attribute(host: str, sandbox: bool, data: AttributionData) -> Attribution:
+    """The attribution itself, cached: checks and the dependency graph ask about the same few
+    hosts (the PDS, relays, the directory) dozens of times per report, and a batch asks about
+    the same providers for every account; an Attribution is immutable."""
     for rule in data.rules:
         if rule.sandbox and not sandbox:
             continue

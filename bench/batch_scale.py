@@ -10,9 +10,11 @@ seconds. What is measured and against what:
   (a) ``ceil(N / concurrency) x L``, where ``L`` is one account's critical path measured alone at
   the same RTT, and (b) for each PDS, ``requests to it x RTT / per-host limit`` (the session lets at
   most 4 requests at once reach one PDS). The target is ``wall / bound <= 1.25``.
-* **CPU per account**: process CPU time during the batch, minus the CPU the sandbox's own host
-  applications spent answering (timed around each call; they do not suspend, so the timing is
-  theirs alone), divided by N. Target <= 5 ms without export, with 3 relays.
+* **CPU per account**: process CPU time during the batch, minus the CPU the in-process sandbox
+  spent answering (its transport, network and host applications, timed around each call: none
+  of them suspends, so the timing is theirs alone), divided by N. The round trip is a sleep
+  before that call, so the event loop's cost of waiting and resuming stays the batch's, as on a
+  socket. Target <= 5 ms without export, with 3 relays.
 * **Memory**: the peak resident set during the batch (``VmHWM`` after resetting it through
   ``/proc/self/clear_refs``), minus the resident set before it (the sandbox's world and the
   interpreter). Target <= 300 MB at 10,000 and at 100,000 accounts.
@@ -32,7 +34,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,32 +45,37 @@ from auditor.batch.runner import run_batch
 from auditor.batch.targets import read_targets
 from auditor.net.limits import PDS_CONCURRENCY
 from auditor.sandbox.bulk import add_bulk_accounts
-from auditor.sandbox.http import Faults
 from auditor.sandbox.scenarios import build_world
 from auditor.sandbox.world import World
 from auditor.session import Session
 
 RELAYS = ("bsky.network", "atproto.africa", "relay2.fire.hose.cam")
-App = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
-class Meter:
-    """Counts requests per host and the CPU the sandbox's applications spend answering them."""
+class Meter(httpx.AsyncBaseTransport):
+    """The sandbox as the batch sees it: a round trip of ``rtt``, then the sandbox's answer.
 
-    def __init__(self) -> None:
+    Counts requests per host and the CPU the in-process sandbox spends answering them: its
+    transport, network and host applications (none of which suspends), timed around the call.
+    The round trip is an ``asyncio.sleep`` *before* the call, outside the timing: what the event
+    loop spends waiting and resuming the audit is the batch's, as it would be on a socket.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, rtt: float) -> None:
+        self.inner = inner
+        self.rtt = rtt
         self.requests: Counter[str] = Counter()
         self.sandbox_cpu = 0.0
 
-    def wrap(self, host: str, app: App) -> App:
-        async def measured(request: httpx.Request) -> httpx.Response:
-            self.requests[host] += 1
-            start = time.thread_time()
-            try:
-                return await app(request)
-            finally:
-                self.sandbox_cpu += time.thread_time() - start
-
-        return measured
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests[request.url.host] += 1
+        if self.rtt:
+            await asyncio.sleep(self.rtt)
+        start = time.thread_time()
+        try:
+            return await self.inner.handle_async_request(request)
+        finally:
+            self.sandbox_cpu += time.thread_time() - start
 
 
 def _status(field: str) -> int:
@@ -87,15 +93,11 @@ def _reset_peak() -> None:
 def build(accounts: int, rtt: float) -> tuple[World, Meter]:
     world = build_world(["bsky-default"])
     add_bulk_accounts(world, accounts)
-    meter = Meter()
-    for host, app in list(world.network.hosts.items()):
-        world.network.hosts[host] = meter.wrap(host, app)
-    world.set_faults({host: Faults(rtt=rtt) for host in world.network.hosts})
-    return world, meter
+    return world, Meter(world.transport(), rtt)
 
 
 async def audit(
-    world: World, handles: list[str], out: Path, concurrency: int
+    world: World, meter: Meter, handles: list[str], out: Path, concurrency: int
 ) -> tuple[float, float]:
     """Run a batch of ``handles``; returns (wall seconds, CPU seconds)."""
     available = load_checks(plugins=False)
@@ -104,9 +106,7 @@ async def audit(
     )
     log = ReportLog(out)
     targets = read_targets(handles).targets
-    async with Session.open(
-        settings, resolver=world.zone.resolver(), transport=world.transport()
-    ) as session:
+    async with Session.open(settings, resolver=world.zone.resolver(), transport=meter) as session:
         wall, cpu = time.perf_counter(), time.process_time()
         progress = await run_batch(
             targets,
@@ -130,6 +130,13 @@ def main() -> int:
     parser.add_argument("--rtt", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--critical-samples", type=int, default=5)
+    parser.add_argument(
+        "--no-wait-accounts",
+        type=int,
+        default=2000,
+        help="after the main run, audit this many accounts again with no round trip: the CPU "
+        "the work itself needs, without the event loop's idle wake-ups (0: skip)",
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -144,23 +151,36 @@ def main() -> int:
         # One account's critical path, alone, at the same RTT (bulk accounts of each kind).
         samples = []
         for index, handle in enumerate(bulk[: args.critical_samples]):
-            wall, _ = asyncio.run(audit(world, [handle], Path(scratch) / f"one{index}.jsonl", 1))
+            wall, _ = asyncio.run(
+                audit(world, meter, [handle], Path(scratch) / f"one{index}.jsonl", 1)
+            )
             samples.append(wall)
         critical = statistics.median(samples)
         meter.requests.clear()
         meter.sandbox_cpu = 0.0
         before = _status("VmRSS")
         _reset_peak()
-        wall, cpu = asyncio.run(audit(world, bulk, Path(scratch) / "batch.jsonl", args.concurrency))
+        wall, cpu = asyncio.run(
+            audit(world, meter, bulk, Path(scratch) / "batch.jsonl", args.concurrency)
+        )
         peak = _status("VmHWM")
         lines = sum(1 for _ in (Path(scratch) / "batch.jsonl").open("rb"))
+        requests, sandbox_cpu = Counter(meter.requests), meter.sandbox_cpu
+        no_wait: float | None = None
+        if args.no_wait_accounts:
+            subset = bulk[: args.no_wait_accounts]
+            meter.rtt, meter.sandbox_cpu = 0.0, 0.0
+            _, cpu_no_wait = asyncio.run(
+                audit(world, meter, subset, Path(scratch) / "no-wait.jsonl", args.concurrency)
+            )
+            no_wait = (cpu_no_wait - meter.sandbox_cpu) / len(subset) * 1000
     pds_hosts = set(world.pdses)
-    per_host = {h: n for h, n in meter.requests.items() if h in pds_hosts}
+    per_host = {h: n for h, n in requests.items() if h in pds_hosts}
     busiest = max(per_host, key=per_host.__getitem__)
     by_concurrency = math.ceil(len(bulk) / args.concurrency) * critical
     by_host = per_host[busiest] * args.rtt / PDS_CONCURRENCY
     bound = max(by_concurrency, by_host)
-    cpu_ours = cpu - meter.sandbox_cpu
+    cpu_ours = cpu - sandbox_cpu
     result: dict[str, Any] = {
         "accounts": len(bulk),
         "reports_written": lines,
@@ -175,16 +195,23 @@ def main() -> int:
         "wall_s": round(wall, 1),
         "wall_over_bound": round(wall / bound, 3) if args.rtt else None,
         "cpu_total_ms_per_account": round(cpu / len(bulk) * 1000, 2),
-        "cpu_sandbox_ms_per_account": round(meter.sandbox_cpu / len(bulk) * 1000, 2),
+        "cpu_sandbox_ms_per_account": round(sandbox_cpu / len(bulk) * 1000, 2),
         "cpu_ms_per_account": round(cpu_ours / len(bulk) * 1000, 2),
+        "cpu_ms_per_account_no_wait": None if no_wait is None else round(no_wait, 2),
         "batch_peak_mb": round((peak - before) / 2**20, 1),
         "process_peak_mb": round(peak / 2**20, 1),
-        "requests_per_account": round(sum(meter.requests.values()) / len(bulk), 1),
+        "requests_per_account": round(sum(requests.values()) / len(bulk), 1),
         "python": sys.version.split()[0],
     }
+    verdicts = {
+        "all_reports_written": lines == len(bulk),
+        "wall_over_bound_le_1.25": not args.rtt or wall / bound <= 1.25,
+        "cpu_le_5ms": cpu_ours / len(bulk) * 1000 <= 5.0,
+        "cpu_no_wait_le_5ms": no_wait is None or no_wait <= 5.0,
+    }
+    result["verdicts"] = verdicts
     print(json.dumps(result, indent=2))
-    ok = lines == len(bulk) and (not args.rtt or wall / bound <= 1.25)
-    return 0 if ok else 1
+    return 0 if all(verdicts.values()) else 1
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from auditor.crypto import PrivateKey
+from auditor.hosting import pds_head, relay_view
 from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import (
     DidDocumentFetch,
@@ -184,3 +187,87 @@ def test_evidence_round_trips_through_json(fakenet: FakeNet) -> None:
     evidence = fakenet.gather("alice.example.com")
     again = type(evidence).model_validate_json(evidence.model_dump_json())
     assert again == evidence
+
+
+RELAY = "https://relay.example.net"
+ACTIVE_AT = {"active": True, "rev": "3mzanr5on2222"}
+
+
+@pytest.mark.parametrize(
+    ("status", "asked"),
+    [
+        (ACTIVE_AT, False),  # the status gives the revision
+        ({"active": True}, True),  # an older relay: only the commit gives it
+        ({"active": False, "status": "deactivated"}, False),  # nothing to compare
+        (None, False),  # RepoNotFound: judged on the status alone
+    ],
+)
+def test_relay_commit_is_asked_only_when_the_status_lacks_the_revision(
+    fakenet: FakeNet, status: dict[str, object] | None, asked: bool
+) -> None:
+    identity = alice()
+    fakenet.account(identity)
+    if status is None:
+        fakenet.route(
+            f"{RELAY}/xrpc/com.atproto.sync.getRepoStatus",
+            status_code=400,
+            json={"error": "RepoNotFound", "message": "no such repo"},
+        )
+    else:
+        fakenet.route(
+            f"{RELAY}/xrpc/com.atproto.sync.getRepoStatus", json={"did": identity.did, **status}
+        )
+    commit = fakenet.route(
+        f"{RELAY}/xrpc/com.atproto.sync.getLatestCommit",
+        json={"cid": "bafyreiavy4n3wki3ookkojmnyythwobgunutbcpnisah2apxhplzialrb4", "rev": "3z"},
+    )
+    fakenet.route(f"{RELAY}/xrpc/com.atproto.sync.getHostStatus", json={"status": "active"})
+    evidence = fakenet.gather("alice.example.com", relays=[RELAY])
+    (probe,) = evidence.relays
+    assert commit.called is asked
+    assert isinstance(probe.latest_commit, JsonAnswer if asked else NotCollected)
+    view = relay_view(probe, pds_rev="3a", sandbox=False)
+    if asked:
+        assert view.rev == "3z"  # the revision came from the commit
+    elif status == ACTIVE_AT:
+        assert view.rev == ACTIVE_AT["rev"]
+
+
+@pytest.mark.parametrize("skip_export", [True, False])
+def test_pds_commit_is_asked_up_front_only_when_an_export_will_be_checked(
+    fakenet: FakeNet, skip_export: bool
+) -> None:
+    identity = alice()
+    fakenet.account(identity)
+    fakenet.route(
+        f"{PDS}/xrpc/com.atproto.sync.getRepoStatus", json={"did": identity.did, **ACTIVE_AT}
+    )
+    commit = fakenet.route(
+        f"{PDS}/xrpc/com.atproto.sync.getLatestCommit",
+        json={"cid": "bafyreiavy4n3wki3ookkojmnyythwobgunutbcpnisah2apxhplzialrb4", "rev": "3z"},
+    )
+    evidence = fakenet.gather("alice.example.com", skip_export=skip_export)
+    assert isinstance(evidence.pds, PdsProbes)
+    assert commit.called is not skip_export
+    if skip_export:
+        assert isinstance(evidence.pds.latest_commit, NotCollected)
+        assert pds_head(evidence) == (None, ACTIVE_AT["rev"])
+    else:
+        assert (
+            pds_head(evidence)[0] == "bafyreiavy4n3wki3ookkojmnyythwobgunutbcpnisah2apxhplzialrb4"
+        )
+
+
+def test_pds_without_repo_status_is_asked_for_its_commit(fakenet: FakeNet) -> None:
+    identity = alice()
+    fakenet.account(identity)
+    fakenet.route(f"{PDS}/xrpc/com.atproto.sync.getRepoStatus", status_code=501, json={})
+    fakenet.route(
+        f"{PDS}/xrpc/com.atproto.sync.getLatestCommit",
+        json={"cid": "bafyreiavy4n3wki3ookkojmnyythwobgunutbcpnisah2apxhplzialrb4", "rev": "3z"},
+    )
+    evidence = fakenet.gather("alice.example.com")
+    assert pds_head(evidence) == (
+        "bafyreiavy4n3wki3ookkojmnyythwobgunutbcpnisah2apxhplzialrb4",
+        "3z",
+    )

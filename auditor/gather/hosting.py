@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Mapping
-from typing import cast
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final, cast
 
 from pydantic import JsonValue
 
@@ -77,14 +77,25 @@ async def probe_pds(ctx: GatherContext, endpoint: str, did: str) -> PdsProbes:
         """The same for every account on the PDS: asked once per session (see net.shared)."""
         return await ctx.shared.get((endpoint, method), lambda: polite(method, params), _answered)
 
+    async def head() -> JsonProbe | NotCollected:
+        """With an export to check, the commit CID is asked up front, in the same round trip
+        (the export check compares it); without, only if getRepoStatus lacks the revision."""
+        if ctx.settings.skip_export:
+            return NotCollected(reason=HAS_REVISION)
+        return await polite("com.atproto.sync.getLatestCommit", {"did": did})
+
     health, server, repo, status, commit, repos = await asyncio.gather(
         of_host("_health"),
         of_host("com.atproto.server.describeServer"),
         polite("com.atproto.repo.describeRepo", {"repo": did}),
         polite("com.atproto.sync.getRepoStatus", {"did": did}),
-        polite("com.atproto.sync.getLatestCommit", {"did": did}),
+        head(),
         of_host("com.atproto.sync.listRepos", {"limit": str(LIST_REPOS_PAGE)}),
     )
+    if isinstance(commit, NotCollected):
+        commit = await _latest_commit_if_needed(
+            status, lambda: polite("com.atproto.sync.getLatestCommit", {"did": did}), relay=False
+        )
     return PdsProbes(
         endpoint=endpoint,
         health=health,
@@ -99,14 +110,47 @@ async def probe_pds(ctx: GatherContext, endpoint: str, did: str) -> PdsProbes:
 async def probe_relay(ctx: GatherContext, relay: str, did: str, pds_host: str) -> RelayProbes:
     """One relay: does it carry the account, at which revision, and how does it see the PDS."""
     method, params = "com.atproto.sync.getHostStatus", {"hostname": pds_host}
-    status, commit, host = await asyncio.gather(
+    status, host = await asyncio.gather(
         xrpc(ctx, relay, "com.atproto.sync.getRepoStatus", {"did": did}),
-        xrpc(ctx, relay, "com.atproto.sync.getLatestCommit", {"did": did}),
         ctx.shared.get(
             (relay, method, pds_host), lambda: xrpc(ctx, relay, method, params), _answered
         ),
     )
+    commit = await _latest_commit_if_needed(
+        status,
+        lambda: xrpc(ctx, relay, "com.atproto.sync.getLatestCommit", {"did": did}),
+        relay=True,
+    )
     return RelayProbes(url=relay, repo_status=status, latest_commit=commit, host_status=host)
+
+
+HAS_REVISION: Final = "not needed: getRepoStatus gives the revision"
+INACTIVE: Final = "not needed: getRepoStatus says the account is not active here"
+NO_STATUS: Final = "not needed: without a repository status, the relay's commit changes nothing"
+
+
+async def _latest_commit_if_needed(
+    status: JsonProbe, ask: Callable[[], Awaitable[JsonProbe]], *, relay: bool
+) -> JsonProbe | NotCollected:
+    """``getLatestCommit``, only when ``getRepoStatus`` left the revision unknown.
+
+    What the checks take from a latest commit is its ``rev``, which ``getRepoStatus`` also gives
+    for an active account (the lexicon's optional ``rev``); an inactive account has no head to
+    compare. Asking only when the revision is still unknown saves one request per relay and per
+    PDS in every audit without an export, without losing a comparison. A PDS too old for
+    ``getRepoStatus`` is asked for its commit as before; a relay whose status failed is judged
+    on that failure alone (``hosting.relay_view``), so its commit would change nothing. (With an
+    export, the PDS's commit CID is asked up front: the export check compares it.)
+    """
+    answer = status.body if isinstance(status, JsonAnswer) else None
+    if isinstance(answer, dict):
+        if answer.get("active") is not True:
+            return NotCollected(reason=INACTIVE)
+        if isinstance(answer.get("rev"), str):
+            return NotCollected(reason=HAS_REVISION)
+    elif relay:
+        return NotCollected(reason=NO_STATUS)
+    return await ask()
 
 
 async def probe_mirror(ctx: GatherContext, mirror: str, did: str) -> MirrorProbe:

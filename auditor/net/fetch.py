@@ -159,7 +159,8 @@ class Fetcher:
         self.settings = settings
         self.deadline = deadline
         self._sleep = sleep
-        self._timeout = httpx.Timeout(settings.timeout)
+        self._timeouts = httpx.Timeout(settings.timeout).as_dict()
+        self._headers_by_accept: dict[str, httpx.Headers] = {}
         self.saw_sandbox = False
         """Whether any answer carried decaudit's sandbox marker (reports then say so)."""
 
@@ -269,13 +270,27 @@ class Fetcher:
                 probe.retries += 1
                 await self._sleep(outcome.wait)
 
+    def _headers(self, accept: str) -> httpx.Headers:
+        """The client's headers (User-Agent, Accept-Encoding...) with ``accept``, built once.
+
+        Requests are built here rather than by ``client.build_request``, which merges base URL,
+        query parameters, cookies and headers anew for every request: a fetcher GET has no
+        parameters beyond its URL and no cookies, and skipping the merge was a tenth of the
+        client's CPU per request in a batch.
+        """
+        headers = self._headers_by_accept.get(accept)
+        if headers is None:
+            headers = self.client.headers.copy()
+            headers["Accept"] = accept
+            self._headers_by_accept[accept] = headers
+        return headers
+
     async def _attempt(self, probe: _Probe, cap: int, accept: str) -> _Body | _Redirect | _Retry:
-        request = self.client.build_request(
-            "GET",
-            probe.current,
-            headers={"Accept": accept},
-            timeout=self._timeout,
-            extensions={REDIRECTED_FROM: probe.previous} if probe.previous else None,
+        extensions: dict[str, object] = {"timeout": self._timeouts}
+        if probe.previous:
+            extensions[REDIRECTED_FROM] = probe.previous
+        request = httpx.Request(
+            "GET", probe.current, headers=self._headers(accept), extensions=extensions
         )
         response = await self.client.send(request, stream=True)
         if SANDBOX_HEADER in response.headers:

@@ -3,6 +3,7 @@ failing target costs only itself."""
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -153,3 +154,19 @@ async def test_host_level_questions_are_asked_once_per_session(tmp_path: Path) -
             assert asked.count(f"{pds} /xrpc/{method}") == 1, (pds, method)
         for relay in ("bsky.network", "atproto.africa"):
             assert asked.count(f"{relay} /xrpc/com.atproto.sync.getHostStatus") == 2  # one per PDS
+
+
+async def test_the_collector_runs_less_often_during_a_batch_and_is_restored(
+    world: World, tmp_path: Path
+) -> None:
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    await run(
+        world,
+        tmp_path / "r.jsonl",
+        [world.accounts[0].handle],
+        on_report=lambda _: seen.append(gc.get_threshold()),
+    )
+    assert seen == [(runner.BATCH_GC_THRESHOLD, before[1], before[2])]
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0  # nothing left frozen after the run

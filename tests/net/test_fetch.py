@@ -121,6 +121,21 @@ async def test_get_json_records_the_exchange() -> None:
     assert sent.headers["accept-encoding"] == "identity"
 
 
+async def test_cookies_are_neither_kept_nor_sent() -> None:
+    """A server's ``Set-Cookie`` must not change what later probes send (or reveal who asks)."""
+    router = respx.Router(assert_all_mocked=True)
+    route = router.get(f"{PDS}/xrpc/a").respond(
+        200, json={}, headers={"set-cookie": "track=1; Path=/; Domain=pds.example.com"}
+    )
+    async with fetching(router) as fetcher:
+        for _ in range(2):
+            assert isinstance(await fetcher.get_json(f"{PDS}/xrpc/a"), JsonResult)
+        assert len(fetcher.client.cookies.jar) == 0
+        with pytest.raises(AttributeError):
+            fetcher.client.cookies = {"a": "b"}
+    assert [call.request.headers.get("cookie") for call in route.calls] == [None, None]
+
+
 @pytest.mark.parametrize(
     "content_type",
     [
