@@ -25,7 +25,11 @@ MAX_POOLS = 64
 PER_ORIGIN = 32
 """Connections per origin (the per-PDS limit keeps PDSes at 4; relays and AppViews serve every
 audit in flight)."""
-KEEPALIVE_PER_ORIGIN = 4
+KEEPALIVE_PER_ORIGIN = PER_ORIGIN
+"""Idle connections kept per origin: as many as may be open. A batch's bursts put dozens of
+requests on one relay or AppView at once; keeping only a few alive afterwards closed the rest and
+opened new ones for the next burst, one connection (a TLS handshake, on the real network) per
+request. The pool count bound and the 5-second keep-alive expiry bound the idle sockets."""
 
 
 class _Shard:

@@ -68,6 +68,7 @@ from auditor.net.addresses import (
 )
 from auditor.net.dns import DnsError, Resolver
 from auditor.net.pool import ShardedConnectionPool
+from auditor.net.streams import ReadableCheck
 from auditor.settings import AuditSettings
 
 REDIRECTED_FROM: Final = "decaudit.redirected_from"
@@ -181,13 +182,14 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
             if remaining <= 0:
                 raise httpcore.ConnectTimeout(f"connecting to {host} timed out")
             try:
-                return await self.inner.connect_tcp(
+                stream = await self.inner.connect_tcp(
                     str(address),
                     port,
                     timeout=remaining,
                     local_address=local_address,
                     socket_options=socket_options,
                 )
+                return ReadableCheck(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
         raise error

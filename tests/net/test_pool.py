@@ -78,3 +78,60 @@ async def test_idle_pools_are_evicted_busy_ones_kept(http_server) -> None:  # ty
         assert shards[0][1] == f"h0.test:{http_server.port}".encode()  # busy: never evicted
         release.set()
         assert (await busy).status_code == 200
+
+
+class KeepAliveServer:
+    """HTTP/1.1 on loopback that keeps connections open; counts the connections it accepted."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.writers: list[asyncio.StreamWriter] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> KeepAliveServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self.writers:
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.writers.append(writer)
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                await asyncio.sleep(0.01)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 2\r\n\r\n{}"
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+
+async def test_connections_are_kept_alive_and_reused_after_a_burst() -> None:
+    resolver = StaticResolver(addresses={"relay.test": ["127.0.0.1"]})
+    async with KeepAliveServer() as server:
+        async with build_client(AuditSettings(allow_private=True), resolver) as client:
+            url = f"http://relay.test:{server.port}/x"
+            for _ in range(3):
+                assert (await client.get(url)).status_code == 200
+            assert server.connections == 1  # one after another: one connection
+            for _ in range(2):  # a batch's burst, twice: the second reuses the first's
+                responses = await asyncio.gather(*(client.get(url) for _ in range(20)))
+                assert {r.status_code for r in responses} == {200}
+            assert server.connections <= 20
+            # A connection the server closed while idle is noticed and replaced, not used.
+            for writer in server.writers:
+                writer.close()
+            await asyncio.sleep(0.05)
+            before = server.connections
+            assert (await client.get(url)).status_code == 200
+            assert server.connections == before + 1
