@@ -188,8 +188,12 @@ def _psl() -> Any:
     return PublicSuffixList()
 
 
+@lru_cache(maxsize=8192)
 def host_of(url_or_host: str) -> str:
-    """The lowercase host of a URL (or of a bare ``host[:port]``), without port or trailing dot."""
+    """The lowercase host of a URL (or of a bare ``host[:port]``), without port or trailing dot.
+
+    Cached: checks and the dependency graph ask it of the same few URLs many times per report.
+    """
     text = url_or_host.strip()
     if "://" not in text:
         text = "//" + text

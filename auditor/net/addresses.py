@@ -111,6 +111,10 @@ def parse_ip(value: str | IPAddress) -> IPAddress:
     text = value.strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
+    if ":" not in text and text.strip("0123456789."):
+        # Not IPv6 and not dotted decimal: a host name. Said without ip_address(), which
+        # raises only after trying both families (most calls are for names, on every request).
+        raise ValueError(f"{text!r} does not appear to be an IPv4 or IPv6 address")
     return ip_address(text)
 
 
