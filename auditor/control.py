@@ -182,6 +182,15 @@ def name_control(evidence: Evidence) -> NameView:
             return NameView(handle, verification.verified, domain, "custom_domain", you)
         controller = Controller(pds.operator_id, pds.label, f"{handle} is under its PDS's domain")
         return NameView(handle, verification.verified, domain, "pds_domain", controller)
+    given = hosting.user_domain_of(evidence, handle)
+    if pds is not None and given is not None and not hosting.self_hosting(evidence).self_hosted:
+        controller = Controller(
+            pds.operator_id,
+            pds.label,
+            f"{handle} is under {given}, which its PDS gives out to users (describeServer "
+            "availableUserDomains)",
+        )
+        return NameView(handle, verification.verified, domain, "pds_domain", controller)
     if owner.is_known_operator:
         controller = Controller(owner.operator_id, owner.label, f"{domain} is its own domain")
         return NameView(handle, verification.verified, domain, "custom_domain", controller)

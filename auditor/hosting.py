@@ -108,6 +108,29 @@ def self_hosting(evidence: Evidence) -> SelfHosting:
     )
 
 
+def user_domain_of(evidence: Evidence, handle: str) -> str | None:
+    """The domain of the PDS's ``availableUserDomains`` that ``handle`` sits under, if any.
+
+    A PDS lists the suffixes it hands out handles under (``.bsky.social``); a handle under one is
+    the PDS operator's to give and take back, whatever domain it is on, even when decaudit's data
+    does not know that operator.
+    """
+    probes = pds_of(evidence)
+    answer = body(probes.describe_server) if probes is not None else None
+    domains = answer.get("availableUserDomains") if answer else None
+    if not isinstance(domains, list):
+        return None
+    name = handle.rstrip(".").lower()
+    for entry in domains:
+        if not isinstance(entry, str):
+            continue
+        suffix = entry.strip().rstrip(".").lower().lstrip(".")
+        # A bare public suffix (".com", or ".test" on a private network) is nobody's to give.
+        if registrable_domain(suffix) and name.endswith("." + suffix):
+            return suffix
+    return None
+
+
 def pds_head(evidence: Evidence) -> tuple[str | None, str | None]:
     """(commit CID, rev) the PDS reports for the account."""
     probes = pds_of(evidence)

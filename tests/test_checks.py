@@ -144,6 +144,36 @@ def test_handle_domain(
     assert result.data["domain_type"] == domain_type
 
 
+@pytest.mark.parametrize(
+    ("listed", "status", "domain_type"),
+    [
+        ([".community.net"], Status.PARTIAL, "pds_domain"),
+        (["community.net."], Status.PARTIAL, "pds_domain"),  # spelled loosely
+        ([".other.net"], Status.PASS, "custom_domain"),
+        ([".net"], Status.PASS, "custom_domain"),  # a public suffix is nobody's to give out
+        ("not a list", Status.PASS, "custom_domain"),
+    ],
+)
+def test_a_name_the_pds_gives_out_is_the_pds_operators(
+    fakenet: FakeNet, listed: object, status: Status, domain_type: str
+) -> None:
+    # Given a PDS no data file knows, which hands out handles on another domain than its own
+    pds = "https://pds.hoster.net"
+    identity = PlcIdentity("alice.community.net", pds, [key()])
+    fakenet.account(identity)
+    fakenet.route(f"{pds}/xrpc/com.atproto.sync.listRepos", json={"repos": [{"did": "x"}] * 10})
+    fakenet.route(
+        f"{pds}/xrpc/com.atproto.server.describeServer",
+        json={"did": "did:web:pds.hoster.net", "availableUserDomains": listed},
+    )
+    result = run(HandleDomainCheck(), fakenet.gather(identity.handle))
+    assert result.status is status, result.summary
+    assert result.data["domain_type"] == domain_type
+    if status is Status.PARTIAL:
+        assert "availableUserDomains" in result.findings[0].message
+        assert result.data["operator"] == "hoster.net"
+
+
 def test_handle_domain_names_the_registrable_domain(fakenet: FakeNet) -> None:
     identity = PlcIdentity("alice.github.io", BSKY_PDS, [key()])
     fakenet.account(identity)
