@@ -45,7 +45,8 @@ class HandleDomainCheck:
         },
         method=(
             "The handle apps would show is attributed: a known provider's handle domain, the PDS "
-            "operator's own domain, or a domain no provider is known to control (then its "
+            "operator's own domain or a domain the PDS says it gives out (describeServer "
+            "availableUserDomains), or a domain no provider is known to control (then its "
             "registrable domain, Public Suffix List). A handle under the PDS's domain counts as "
             "the user's when the PDS is self-hosted."
         ),
