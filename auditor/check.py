@@ -25,7 +25,7 @@ from typing import ClassVar, Protocol, TypeVar
 
 from pydantic import JsonValue
 
-from auditor.models.common import ProbeFailure
+from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import Evidence, NotCollected
 from auditor.models.report import Category, Finding, Status
 
@@ -49,6 +49,10 @@ class CheckMeta:
     """Evidence fields that must be collected successfully."""
     uses: tuple[str, ...] = ()
     """Evidence fields read as they are (failures included)."""
+    judges_refusals: tuple[str, ...] = ()
+    """Required fields whose *definite refusal* (an XRPC error with a 4xx status, such as
+    ``RepoTakendown``) the check judges itself: a server saying no is an answer, not missing
+    evidence. Any other failure of these fields still makes the check ``error``."""
     data_keys: Mapping[str, str] = field(default_factory=dict)
     """The keys of ``CheckResult.data`` and what each means (public API)."""
     references: tuple[str, ...] = ()
@@ -86,6 +90,18 @@ class EvidenceUnavailable(Exception):
 
 
 T = TypeVar("T")
+
+
+def is_refusal(failure: ProbeFailure) -> bool:
+    """A definite "no" from the server: a 4xx answer naming an XRPC error (not a timeout, a 5xx
+    or a malformed answer, which may be blips)."""
+    status = failure.http_status
+    return (
+        failure.kind is FailureKind.HTTP_STATUS
+        and status is not None
+        and 400 <= status < 500
+        and failure.error_name is not None
+    )
 
 
 def expect(value: T | ProbeFailure | NotCollected | None, kind: type[T]) -> T:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from auditor.attribution import Attribution, attribute_host, registrable_domain
+from auditor.check import Outcome, failed, finding, not_applicable
 from auditor.models.common import ProbeFailure
 from auditor.models.evidence import (
     DidDocumentFetch,
@@ -105,6 +106,32 @@ def self_hosting(evidence: Evidence) -> SelfHosting:
         )
     return SelfHosting(
         True, f"{owner.host} is on the account's own domain (its account list was not available)"
+    )
+
+
+def export_refusal(refusal: ProbeFailure, what: str, pointer: str) -> Outcome:
+    """The verdict on a PDS that definitely refused to hand over ``what`` (an XRPC 4xx error
+    recorded at ``pointer`` in the evidence).
+
+    A deactivation is the owner's own choice and is undone by reactivating, so the question does
+    not arise; any other refusal (a takedown, a suspension, an unknown repository) means the data
+    cannot leave this host now: a fail.
+    """
+    name = refusal.error_name or "an error"
+    where = f"HTTP {refusal.http_status} {name}"
+    if name == "RepoDeactivated":
+        return not_applicable(
+            f"The account is deactivated: the PDS hands out no {what} until it is reactivated",
+            finding(f"The PDS answered {where}.", pointer),
+        )
+    return failed(
+        f"The PDS refuses to hand over your {what} ({name}): it cannot leave this host now",
+        finding(f"The PDS answered {where}: {refusal.message}", pointer),
+        remediation=(
+            f"Ask the PDS operator why it answers {name}. Keep verified backups while a PDS "
+            "still serves your data (`decaudit check <you> --save-export DIR`): when an operator "
+            "takes an account down, a backup is the only copy its owner controls."
+        ),
     )
 
 

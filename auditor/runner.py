@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from auditor.check import Check, EvidenceUnavailable, Outcome
+from auditor.check import Check, EvidenceUnavailable, Outcome, is_refusal
 from auditor.models.common import ProbeFailure
 from auditor.models.evidence import Evidence, NotCollected
 from auditor.models.report import SCORED_STATUSES, CheckResult, ErrorReason, Status
@@ -58,6 +58,8 @@ def _precondition(check: Check, evidence: Evidence) -> CheckResult | None:
     for name in check.meta.requires:
         slot = getattr(evidence, name)
         if isinstance(slot, ProbeFailure):
+            if name in check.meta.judges_refusals and is_refusal(slot):
+                continue  # the server's "no" is the check's to judge
             return _unavailable(check, slot.message)
         if isinstance(slot, NotCollected):
             return _result(check, Outcome(Status.NOT_APPLICABLE, slot.reason, remediation=""))

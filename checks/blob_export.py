@@ -6,7 +6,9 @@ from typing import ClassVar
 
 from pydantic import JsonValue
 
+from auditor import hosting
 from auditor.check import CheckMeta, Outcome, expect, failed, finding, partial, passed
+from auditor.models.common import ProbeFailure
 from auditor.models.evidence import BlobInventory, Evidence
 from auditor.models.report import Category
 
@@ -20,6 +22,7 @@ class BlobExportCheck:
         category=Category.EXPORTABILITY,
         weight=1.0,
         requires=("blobs",),
+        judges_refusals=("blobs",),
         rationale=(
             "Images and videos are not in the repository file; they are blobs the PDS serves "
             "one by one. A move or a backup is complete only if every blob can be listed and "
@@ -41,12 +44,16 @@ class BlobExportCheck:
         ),
         scoring=(
             "pass 1.0: listing complete and every fetched blob valid; partial 0.5: listing "
-            "incomplete, fetched ones valid; fail 0: a fetched blob missing or wrong."
+            "incomplete, fetched ones valid; fail 0: a fetched blob missing or wrong, or the PDS "
+            "refuses the listing (RepoTakendown...); not applicable while the owner has "
+            "deactivated the account."
         ),
         references=("https://atproto.com/specs/blob",),
     )
 
     def evaluate(self, evidence: Evidence) -> Outcome:
+        if isinstance(evidence.blobs, ProbeFailure):  # only a refusal gets this far
+            return hosting.export_refusal(evidence.blobs, "media", "/blobs")
         inventory = expect(evidence.blobs, BlobInventory)
         valid = sum(check.valid for check in inventory.checked)
         data: dict[str, JsonValue] = {

@@ -8,6 +8,7 @@ from pydantic import JsonValue
 
 from auditor import hosting
 from auditor.check import CheckMeta, Outcome, expect, failed, finding, partial, passed
+from auditor.models.common import ProbeFailure
 from auditor.models.evidence import Evidence, PdsProbes, RepoExport
 from auditor.models.report import Category
 
@@ -23,6 +24,7 @@ class RepoExportCheck:
         category=Category.EXPORTABILITY,
         weight=3.0,
         requires=("repo_export",),
+        judges_refusals=("repo_export",),
         uses=("pds",),
         rationale=(
             "Credible exit needs a copy of your data that another server will accept: every "
@@ -56,13 +58,17 @@ class RepoExportCheck:
         ),
         scoring=(
             "pass 1.0: verified and consistent with the PDS; partial 0.5: verified, but the PDS "
-            "names another commit or other collections; fail 0: anything not verified. Error "
-            "when the export could not be downloaded."
+            "names another commit or other collections; fail 0: anything not verified, or the "
+            "PDS refuses the export (RepoTakendown, RepoSuspended...); not applicable while the "
+            "owner has deactivated the account. Error when the export could not be downloaded "
+            "for any other reason (network, timeout, server error)."
         ),
         references=(SPEC, "https://github.com/bluesky-social/goat/issues/55"),
     )
 
     def evaluate(self, evidence: Evidence) -> Outcome:
+        if isinstance(evidence.repo_export, ProbeFailure):  # only a refusal gets this far
+            return hosting.export_refusal(evidence.repo_export, "repository", "/repo_export")
         export = expect(evidence.repo_export, RepoExport)
         result = export.verification
         latest_cid, _ = hosting.pds_head(evidence)

@@ -15,16 +15,19 @@ import pytest
 
 from auditor.check import Check
 from auditor.crypto import PrivateKey
+from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import Evidence
 from auditor.models.report import CheckResult, Status
 from auditor.runner import run_check
 from auditor.sandbox.identities import PlcIdentity
+from checks.blob_export import BlobExportCheck
 from checks.did_document import DidDocumentCheck
 from checks.did_method import DidMethodCheck
 from checks.handle_domain import HandleDomainCheck
 from checks.handle_resolution import HandleResolutionCheck
 from checks.identity_history import IdentityHistoryCheck
 from checks.plc_log_integrity import PlcLogIntegrityCheck
+from checks.repo_export import RepoExportCheck
 from checks.rotation_key_custody import RotationKeyCustodyCheck
 from tests.support.fakenet import FakeNet
 from tests.support.operators import attribute_keys_to
@@ -520,3 +523,50 @@ def _doc_of(identity: PlcIdentity, index: int) -> dict[str, object]:
 
     state = plc.operation_state(identity.entries[index]["operation"])
     return plc.document_from_state(identity.did, state)
+
+
+# --- a server's refusal is an answer: repo-export and blob-export ------------------------------
+
+
+def _refused(status: int, error: str | None) -> ProbeFailure:
+    return ProbeFailure(
+        kind=FailureKind.HTTP_STATUS,
+        source="https://pds.example.org/xrpc/com.atproto.sync.getRepo?did=did%3Aplc%3Ax",
+        message=f"GET https://pds.example.org/xrpc/com.atproto.sync.getRepo: HTTP {status}",
+        http_status=status,
+        error_name=error,
+    )
+
+
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [
+        (_refused(400, "RepoTakendown"), Status.FAIL),
+        (_refused(400, "RepoSuspended"), Status.FAIL),
+        (_refused(400, "RepoDeactivated"), Status.NOT_APPLICABLE),
+        (_refused(503, "ServiceUnavailable"), Status.ERROR),  # may be a blip: not judged
+        (_refused(404, None), Status.ERROR),  # no XRPC error: not a definite refusal
+        (
+            ProbeFailure(kind=FailureKind.TIMEOUT, source="x", message="GET x: timed out"),
+            Status.ERROR,
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    ("check", "slot"), [(RepoExportCheck(), "repo_export"), (BlobExportCheck(), "blobs")]
+)
+def test_export_checks_judge_a_definite_refusal(
+    fakenet: FakeNet, check: Check, slot: str, failure: ProbeFailure, status: Status
+) -> None:
+    identity = PlcIdentity("alice.example.com", OWN_PDS, [key()])
+    fakenet.account(identity)
+    evidence = fakenet.gather("alice.example.com").model_copy(update={slot: failure})
+    result = run(check, evidence)
+    assert result.status is status, result.summary
+    if status is Status.FAIL:
+        assert failure.error_name is not None and failure.error_name in result.summary
+        assert result.score == 0.0
+        assert "--save-export" in result.remediation
+        assert result.findings[0].evidence == f"/{slot}"
+    if status is Status.ERROR:
+        assert result.error == failure.message

@@ -21,6 +21,7 @@ from auditor.render import OutputFormat, render
 from auditor.render.digest import evidence_digest
 from auditor.render.markdown import code, prose, render_markdown
 from auditor.sandbox.identities import PlcIdentity
+from auditor.scoring import SCORING_VERSION
 from tests.test_render_text import PAYLOAD, account, hidden_characters, poisoned, reports
 
 __all__ = ["account", "reports"]  # fixtures shared with the terminal renderer's tests
@@ -162,7 +163,7 @@ def test_evidence_versions_and_date(reports: dict[str, Report]) -> None:
     assert "  - HTTPS `https://mallory.test/.well-known/atproto-did`: HTTP 200, body `" in markdown
     assert f"- Evidence digest: `{evidence_digest(report)}`" in markdown
     assert markdown.endswith(
-        "decaudit 0.1.0 · scoring 0.2 · report schema 1.0 · evidence collected "
+        f"decaudit 0.1.0 · scoring {SCORING_VERSION} · report schema 1.0 · evidence collected "
         "2026-11-01 12:00:00 UTC by decaudit 0.1.0\n"
     )
 

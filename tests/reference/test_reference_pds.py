@@ -398,6 +398,16 @@ def test_a_takedown_fails_account_status_and_a_deactivation_does_not(
     assert audits["default"].check("account-status")["status"] == "pass"
 
 
+def test_a_refused_export_is_judged_not_left_unjudged(audits: dict[str, Audit]) -> None:
+    """The real PDS's RepoTakendown is a fail (the data cannot leave); RepoDeactivated is the
+    owner's choice (not applicable); neither is an "evidence unavailable" error."""
+    for check_id in ("repo-export", "blob-export"):
+        taken = audits["taken-down"].check(check_id)
+        assert (taken["status"], taken["score"]) == ("fail", 0.0)
+        assert "RepoTakendown" in taken["summary"]
+        assert audits["deactivated"].check(check_id)["status"] == "not_applicable"
+
+
 @pytest.mark.parametrize("role", sorted(ACTIVE))
 def test_the_relay_carries_the_current_commit(
     reference: ReferenceNetwork, audits: dict[str, Audit], role: str
