@@ -221,11 +221,11 @@ def ingest(pages: Path, db: Path, *, trace: bool) -> dict[str, float]:
         for body in read_pages(pages):
             number += 1
             wall_start, cpu_start = time.perf_counter(), time.process_time()
-            parsed = parse_page(body, after=store.cursor, page=number)
-            store.append_page(parsed.rows, last_seq=parsed.last_seq, geneses=parsed.geneses)
+            parsed = parse_page(body, after=store.cursor, page=number, vocabulary=store.vocabulary)
+            store.append_page(parsed)
             cpu += time.process_time() - cpu_start
             wall += time.perf_counter() - wall_start
-            ingested += len(parsed.rows)
+            ingested += parsed.count
         result = {"lines": ingested, "wall": wall, "cpu": cpu, "dids": store.dids_known}
     result["reference_ms"] = min(reference, reference_ms())
     if trace:

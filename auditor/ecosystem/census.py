@@ -225,20 +225,15 @@ async def _next_page(
     if isinstance(result, ProbeFailure):
         return _fetch_error(result, page=page)
     try:
-        parsed = parse_page(result.body, after=after, page=page)
-        if parsed.rows:
-            store.append_page(
-                parsed.rows,
-                last_seq=parsed.last_seq,
-                geneses=parsed.geneses,
-                sandbox=fetcher.saw_sandbox,
-            )
+        parsed = parse_page(result.body, after=after, page=page, vocabulary=store.vocabulary)
+        if parsed.count:
+            store.append_page(parsed, sandbox=fetcher.saw_sandbox)
     except CensusInputError as exc:
         source = result.exchange.url
         return CensusError("bad_input", source, str(exc), page=exc.page, line=exc.line)
     except (CensusStoreError, sqlite3.Error) as exc:
         return CensusError("store", str(store.path), str(exc))
-    return len(parsed.rows)
+    return parsed.count
 
 
 def _fetch_error(failure: ProbeFailure, *, page: int | None = None) -> CensusError:

@@ -14,6 +14,15 @@ one million DIDs on the benchmark machine, growing with the database), while app
 ``seq`` order touches only the last page (about 1.5 us per line, flat). The log keeps superseded
 operations (``compact`` drops them when disk space matters).
 
+**Rows of ids (schema version 2).** A row holds the PDS host and the rotation-key list as ids of
+two lookup tables (``pds_hosts``, ``rotation_key_lists``: the store's
+:class:`~auditor.ecosystem.export.Vocabulary` gives the ids, and new ones are written with the
+page that first uses them), the handle's registrable domain as a length (it is a suffix of the
+handle), and a tombstone as a NULL key list. Rows are about 70 bytes instead of 230: SQLite
+spends a quarter less time per row and the file is a third of the size. The ``did_state`` view
+joins the text back, with the columns of version 1, so the metrics read the same thing. A
+version 1 file is refused with a message, not misread.
+
 **Resume, nothing lost or doubled.** The rows of a page and the new cursor commit together, so an
 interrupted run (even ``kill -9``) leaves the database at the end of its last whole page, and the
 next run asks the directory for ``after=<cursor>``. ``seq`` is the primary key: a page applied
@@ -30,14 +39,13 @@ cache 32 MiB; sorts spill to temporary files), whatever the number of DIDs.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Final
 
-from auditor.ecosystem.export import Row
+from auditor.ecosystem.export import ROW_FIELDS, ParsedPage, Vocabulary
 
 __all__ = [
     "APPLICATION_ID",
@@ -50,7 +58,9 @@ __all__ = [
 APPLICATION_ID: Final = 0x64436E73
 """``PRAGMA application_id`` of a census database (ASCII ``dCns``): other SQLite files are
 refused, never written to."""
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+"""1: text in every row (decaudit before the interned vocabulary); 2: ids of ``pds_hosts`` and
+``rotation_key_lists`` in ``ops``, the same ``did_state`` view."""
 _PAGE_SIZE: Final = 16_384
 _CACHE_KIB: Final = 32_768
 _BUSY_MS: Final = 5_000
@@ -59,20 +69,36 @@ _WRITER_CHECKPOINT_PAGES: Final = 10_000
 
 _SCHEMA: Final = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE pds_hosts (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL             -- lowercased, without port
+)""",
+    """CREATE TABLE rotation_key_lists (
+    id INTEGER PRIMARY KEY,
+    keys TEXT NOT NULL             -- JSON array, highest priority first
+)""",
     """CREATE TABLE ops (
     seq INTEGER PRIMARY KEY,       -- the directory's sequence number
     did TEXT NOT NULL,
-    pds_host TEXT,                 -- host of the atproto_pds service, NULL if none
+    pds_host_id INTEGER REFERENCES pds_hosts,  -- host of the atproto_pds service, NULL if none
     handle TEXT,                   -- first valid at:// alias, NULL if none
-    handle_domain TEXT,            -- its registrable domain (Public Suffix List)
-    rotation_keys TEXT NOT NULL,   -- JSON array, highest priority first
-    tombstoned INTEGER NOT NULL
+    handle_domain_length INTEGER,  -- its registrable domain (Public Suffix List) is the handle's
+                                   -- last N characters; 0: the whole handle
+    rotation_keys_id INTEGER REFERENCES rotation_key_lists  -- NULL: a tombstone
 )""",
     """CREATE VIEW did_state AS
-    -- SQLite takes bare columns from the row holding max(seq): each DID's latest operation
-    SELECT did, max(seq) AS seq, pds_host, handle, handle_domain, rotation_keys, tombstoned,
-           substr(did, 1, 4 + instr(substr(did, 5), ':') - 1) AS method
-    FROM ops GROUP BY did""",
+    -- the text back from the ids; SQLite takes bare columns from the row holding max(seq):
+    -- each DID's latest operation
+    SELECT o.did, o.seq, h.host AS pds_host, o.handle,
+           CASE o.handle_domain_length WHEN 0 THEN o.handle
+                ELSE substr(o.handle, -o.handle_domain_length) END AS handle_domain,
+           coalesce(k.keys, '[]') AS rotation_keys, o.rotation_keys_id IS NULL AS tombstoned,
+           substr(o.did, 1, 4 + instr(substr(o.did, 5), ':') - 1) AS method
+    FROM (SELECT did, max(seq) AS seq, pds_host_id, handle, handle_domain_length,
+                 rotation_keys_id
+          FROM ops GROUP BY did) o
+    LEFT JOIN pds_hosts h ON h.id = o.pds_host_id
+    LEFT JOIN rotation_key_lists k ON k.id = o.rotation_keys_id""",
     """CREATE TABLE relay_hosts (
     relay TEXT NOT NULL,
     hostname TEXT NOT NULL,
@@ -110,13 +136,13 @@ def _insert_sql(rows: int) -> str:
     """One multi-row INSERT per page size (faster than executemany: one statement step)."""
     sql = _INSERT_CACHE.get(rows)
     if sql is None:
-        sql = "INSERT INTO ops VALUES " + ",".join(["(?,?,?,?,?,?,?)"] * rows)
+        sql = "INSERT INTO ops VALUES " + ",".join(["(?,?,?,?,?,?)"] * rows)
         _INSERT_CACHE[rows] = sql
     return sql
 
 
 _MAX_ROWS_PER_STATEMENT: Final = 1000
-"""7 x 1000 parameters stays under SQLite's default limit of 32,766."""
+"""6 x 1000 parameters stays under SQLite's default limit of 32,766."""
 
 
 class CensusStore:
@@ -128,6 +154,8 @@ class CensusStore:
         self.plc_url = plc_url
         self.cursor = int(self.meta("cursor") or 0)
         """The last committed ``seq``: the next page is asked for with ``after=cursor``."""
+        self.vocabulary = self._stored_vocabulary()
+        """Pass it to :func:`~auditor.ecosystem.export.parse_page`: the rows' ids are its ids."""
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -202,6 +230,14 @@ class CensusStore:
         """Whether the data came from decaudit's sandbox network (attribution uses its rows)."""
         return self.meta("sandbox") == "1"
 
+    def _stored_vocabulary(self) -> Vocabulary:
+        """An empty vocabulary that gives ids after the stored ones."""
+        hosts, keys = self.connection.execute(
+            "SELECT (SELECT coalesce(max(id), 0) FROM pds_hosts), "
+            "(SELECT coalesce(max(id), 0) FROM rotation_key_lists)"
+        ).fetchone()
+        return Vocabulary(next_host=int(hosts) + 1, next_keys=int(keys) + 1)
+
     # --- writing ---------------------------------------------------------------------------------
 
     @contextmanager
@@ -215,26 +251,43 @@ class CensusStore:
             raise
         connection.execute("COMMIT")
 
-    def append_page(
-        self, rows: Sequence[Row], *, last_seq: int, geneses: int, sandbox: bool = False
-    ) -> None:
-        """Store one checked page and move the cursor to ``last_seq``, in one transaction."""
-        with self._transaction() as connection:
-            stored = int(self.meta("cursor") or 0)
-            if stored != self.cursor:
-                raise CensusStoreError(
-                    f"{self.path} was changed by another process (cursor {stored}, this run "
-                    f"expected {self.cursor}); run one census at a time per database"
-                )
-            for start in range(0, len(rows), _MAX_ROWS_PER_STATEMENT):
-                chunk = rows[start : start + _MAX_ROWS_PER_STATEMENT]
-                connection.execute(_insert_sql(len(chunk)), list(chain.from_iterable(chunk)))
-            self._set_meta("cursor", last_seq)
-            self._add_meta("geneses", geneses)
-            self._add_meta("pages", 1)
-            if sandbox:
-                self._set_meta("sandbox", "1")
-        self.cursor = last_seq
+    def append_page(self, parsed: ParsedPage, *, sandbox: bool = False) -> None:
+        """Store one checked page and move the cursor to its ``last_seq``, in one transaction.
+
+        The page must have been parsed with this store's :attr:`vocabulary`: the hosts and key
+        lists it gave new ids are written in the same transaction as the rows. If the
+        transaction fails, the vocabulary is replaced by one reloaded from the database, so no
+        later row can refer to an id that was rolled back.
+        """
+        if parsed.vocabulary is not self.vocabulary:
+            raise ValueError("the page was parsed with another vocabulary than this store's")
+        hosts, keys = self.vocabulary.take_new()
+        try:
+            with self._transaction() as connection:
+                stored = int(self.meta("cursor") or 0)
+                if stored != self.cursor:
+                    raise CensusStoreError(
+                        f"{self.path} was changed by another process (cursor {stored}, this run "
+                        f"expected {self.cursor}); run one census at a time per database"
+                    )
+                if hosts:
+                    connection.executemany("INSERT INTO pds_hosts VALUES (?, ?)", hosts)
+                if keys:
+                    connection.executemany("INSERT INTO rotation_key_lists VALUES (?, ?)", keys)
+                values, step = parsed.values, _MAX_ROWS_PER_STATEMENT * ROW_FIELDS
+                for start in range(0, len(values), step):
+                    # a page of up to 1,000 rows: its values are the parameters, not copied
+                    chunk = values if len(values) <= step else values[start : start + step]
+                    connection.execute(_insert_sql(len(chunk) // ROW_FIELDS), chunk)
+                self._set_meta("cursor", parsed.last_seq)
+                self._add_meta("geneses", parsed.geneses)
+                self._add_meta("pages", 1)
+                if sandbox:
+                    self._set_meta("sandbox", "1")
+        except BaseException:
+            self.vocabulary = self._stored_vocabulary()
+            raise
+        self.cursor = parsed.last_seq
 
     def replace_relay(
         self, relay: str, hosts: Iterable[RelayHost], *, fetched_at: str, pages: int
@@ -253,7 +306,10 @@ class CensusStore:
         return len(rows)
 
     def compact(self) -> int:
-        """Delete superseded operations (keeps each DID's latest); returns rows deleted."""
+        """Delete superseded operations (keeps each DID's latest); returns rows deleted.
+
+        The lookup tables are left whole: the open vocabulary may map values to any stored id.
+        """
         with self._transaction() as connection:
             deleted = connection.execute(
                 "DELETE FROM ops WHERE seq NOT IN (SELECT max(seq) FROM ops GROUP BY did)"
@@ -279,6 +335,12 @@ def _prepare(connection: sqlite3.Connection, path: Path, plc_url: str | None) ->
             f"{application_id:#x}); refusing to write to it"
         )
     version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version < SCHEMA_VERSION:
+        raise CensusStoreError(
+            f"{path} was made by an older decaudit (census schema version {version}, text in "
+            f"every row); this decaudit reads version {SCHEMA_VERSION}: run the census into a "
+            "new file (the old one stays readable by the older version)"
+        )
     if version != SCHEMA_VERSION:
         raise CensusStoreError(
             f"{path} has census schema version {version}; this decaudit "

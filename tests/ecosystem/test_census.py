@@ -23,6 +23,7 @@ import pytest
 
 from auditor import plc, syntax
 from auditor.attribution import host_of, registrable_domain
+from auditor.ecosystem import export as export_module
 from auditor.ecosystem import store as store_module
 from auditor.ecosystem.census import (
     COUNTED,
@@ -338,9 +339,24 @@ def test_rerun_of_a_complete_census_is_a_no_op(
 
 
 def dump(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    ops = table(db, "SELECT * FROM ops ORDER BY seq")
+    """Every operation with its text (ids may differ between two equal databases: a vocabulary
+    reloaded after a rollback gives new ids to values it had cached)."""
+    ops = table(
+        db,
+        "SELECT o.seq, o.did, h.host, o.handle, o.handle_domain_length, k.keys "
+        "FROM ops o LEFT JOIN pds_hosts h ON h.id = o.pds_host_id "
+        "LEFT JOIN rotation_key_lists k ON k.id = o.rotation_keys_id ORDER BY o.seq",
+    )
+    assert table(db, _DANGLING) == [(0,)]
     meta = table(db, "SELECT key, value FROM meta WHERE key IN ('cursor', 'geneses') ORDER BY key")
     return ops, meta
+
+
+_DANGLING = (
+    "SELECT count(*) FROM ops WHERE pds_host_id NOT IN (SELECT id FROM pds_hosts) "
+    "OR rotation_keys_id NOT IN (SELECT id FROM rotation_key_lists)"
+)
+"""Rows whose ids have no text: must always be 0."""
 
 
 def test_interrupted_run_resumes_with_nothing_lost_or_doubled(tmp_path: Path) -> None:
@@ -394,8 +410,8 @@ from auditor.ecosystem.store import CensusStore
 from tests.ecosystem.test_census import export_pages
 with CensusStore.open(Path({db!r}), plc_url="https://plc.example.com") as store:
     for number, (after, body) in enumerate(export_pages(20_000), start=1):
-        parsed = parse_page(body, after=after, page=number)
-        store.append_page(parsed.rows, last_seq=parsed.last_seq, geneses=parsed.geneses)
+        parsed = parse_page(body, after=after, page=number, vocabulary=store.vocabulary)
+        store.append_page(parsed)
         print(number, flush=True)
         time.sleep(0.01)
 """
@@ -405,8 +421,8 @@ def test_kill_9_loses_at_most_the_page_in_flight(tmp_path: Path) -> None:
     reference = tmp_path / "reference.db"
     with CensusStore.open(reference, plc_url=PLC) as store:
         for number, (after, body) in enumerate(export_pages(20_000), start=1):
-            parsed = parse_page(body, after=after, page=number)
-            store.append_page(parsed.rows, last_seq=parsed.last_seq, geneses=parsed.geneses)
+            parsed = parse_page(body, after=after, page=number, vocabulary=store.vocabulary)
+            store.append_page(parsed)
     db = tmp_path / "killed.db"
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD.format(root=str(ROOT), db=str(db))],
@@ -428,8 +444,8 @@ def test_kill_9_loses_at_most_the_page_in_flight(tmp_path: Path) -> None:
         for number, (after, body) in enumerate(export_pages(20_000), start=1):
             if after < committed:
                 continue
-            parsed = parse_page(body, after=after, page=number)
-            store.append_page(parsed.rows, last_seq=parsed.last_seq, geneses=parsed.geneses)
+            parsed = parse_page(body, after=after, page=number, vocabulary=store.vocabulary)
+            store.append_page(parsed)
     assert dump(db) == dump(reference)
 
 
@@ -469,7 +485,20 @@ BAD_LINES: dict[str, tuple[bytes | None, str]] = {
     "seq as a string": (encode(_line(seq="1005")), "Expected `int`, got `str`"),
     "not an object": (b"[1, 2, 3]", "Expected `object`, got `array`"),
     "wrong envelope type": (encode(_line(type="legacy_op")), "Invalid enum value 'legacy_op'"),
-    "short DID": (encode(_line(did="did:plc:tooshort")), "did:plc:"),
+    "short DID": (encode(_line(did="did:plc:tooshort")), "length >= 32 - at `$.did`"),
+    # 32 characters: msgspec passes them, the page-wide check must not
+    "DID with capitals": (encode(_line(did="did:plc:" + "A" * 24)), "`$.did` (got 'did:plc:AAA"),
+    "DID with 0 and 1": (encode(_line(did="did:plc:" + "01" * 12)), "`$.did`"),
+    "did:web of DID length": (encode(_line(did="did:web:" + "a" * 24)), "`$.did`"),
+    "DID with a newline": (encode(_line(did="did:plc:" + "a" * 23 + "\n")), "`$.did`"),
+    "services not an object": (
+        encode(_line(operation={**operation(), "services": []})),
+        "services: Expected `object`, got `array`",
+    ),
+    "service without endpoint": (
+        encode(_line(operation={**operation(), "services": {"atproto_pds": {"type": "x"}}})),
+        "services: Object missing required field `endpoint`",
+    ),
     "did:web": (encode(_line(did="did:web:example.com")), "`$.did`"),
     "unknown operation type": (
         encode(_line(operation={**operation(), "type": "plc_whatever"})),
@@ -597,7 +626,7 @@ def test_census_refuses_what_operation_state_refuses(case: str) -> None:
         parse_page(encode(entry(1, did_n(1), op)), after=0, page=1)
 
 
-def test_legacy_create_is_normalised_like_operation_state() -> None:
+def test_legacy_create_is_normalised_like_operation_state(tmp_path: Path) -> None:
     op = {
         "type": "create",
         "signingKey": key_n("legacy-signing"),
@@ -608,12 +637,17 @@ def test_legacy_create_is_normalised_like_operation_state() -> None:
         "sig": "x" * 86,
     }
     state = plc.operation_state(op)
-    (row,) = parse_page(encode(entry(1, did_n(1), op)), after=0, page=1).rows
-    _seq, _did, host, handle, domain, keys, tombstoned = row
-    assert host == host_of(state.services["atproto_pds"].endpoint) == "bsky.social"
-    assert handle == "legacy.bsky.social" and domain == "bsky.social"
-    assert json.loads(keys) == list(state.rotation_keys) == [BSKY_KEY, key_n("legacy-signing")]
-    assert tombstoned == 0
+    with CensusStore.open(tmp_path / "census.db", plc_url=PLC) as store:
+        parsed = parse_page(
+            encode(entry(1, did_n(1), op)), after=0, page=1, vocabulary=store.vocabulary
+        )
+        store.append_page(parsed)
+    row = did_state(tmp_path / "census.db")[did_n(1)]
+    assert row["pds_host"] == host_of(state.services["atproto_pds"].endpoint) == "bsky.social"
+    assert row["handle"] == "legacy.bsky.social" and row["handle_domain"] == "bsky.social"
+    assert json.loads(row["rotation_keys"]) == list(state.rotation_keys)
+    assert list(state.rotation_keys) == [BSKY_KEY, key_n("legacy-signing")]
+    assert row["tombstoned"] == 0
 
 
 def _vectors(name: str) -> list[str]:
@@ -648,7 +682,8 @@ def test_handle_rule_matches_the_syntax_module() -> None:
         assert (_handle_of([f"at://{candidate}"])[0] is not None) == valid, candidate
         if valid:
             assert row[3] == candidate.lower()
-            assert row[4] == (registrable_domain(candidate) or candidate.lower()), candidate
+            expected = registrable_domain(candidate) or candidate.lower()
+            assert row[4] is not None and row[3][-row[4] :] == expected, candidate
 
 
 def test_first_valid_alias_is_the_handle() -> None:
@@ -940,8 +975,8 @@ def test_second_writer_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     db = tmp_path / "census.db"
     ((after, body),) = list(export_pages(10))
     with CensusStore.open(db, plc_url=PLC) as first:
-        parsed = parse_page(body, after=after, page=1)
-        first.append_page(parsed.rows, last_seq=parsed.last_seq, geneses=parsed.geneses)
+        parsed = parse_page(body, after=after, page=1, vocabulary=first.vocabulary)
+        first.append_page(parsed)
         with pytest.raises(CensusStoreError, match="in use"):
             CensusStore.open(db, plc_url=PLC)
     with CensusStore.open(db, plc_url=PLC) as again:
@@ -964,3 +999,270 @@ def test_reading_a_missing_database_creates_nothing(tmp_path: Path) -> None:
     with pytest.raises(CensusStoreError, match="cannot open"):
         census_summary(db)
     assert not db.exists()
+
+
+# --- the interned vocabulary ----------------------------------------------------------------------
+
+
+def _homes_lines(count: int, *, first_seq: int = 1, salt: str = "") -> list[bytes]:
+    """``count`` genesis lines, each on its own PDS host, rotation key and handle domain."""
+    return [
+        encode(
+            entry(
+                seq,
+                did_n(10_000 + seq),
+                operation(
+                    pds=f"https://pds{seq}{salt}.example.net",
+                    keys=[key_n(f"{salt}{seq}"), BSKY_KEY],
+                    aliases=[f"at://u{seq}.home{seq}{salt}.example.org"],
+                ),
+            )
+        )
+        for seq in range(first_seq, first_seq + count)
+    ]
+
+
+def _expected_state(line: bytes) -> tuple[str | None, str | None, str | None, list[str]]:
+    op = json.loads(line)["operation"]
+    handle = op["alsoKnownAs"][0].removeprefix("at://")
+    return (
+        host_of(op["services"]["atproto_pds"]["endpoint"]),
+        handle,
+        registrable_domain(handle) or handle,
+        op["rotationKeys"],
+    )
+
+
+def _stored_states(db: Path) -> dict[str, tuple[str | None, str | None, str | None, list[str]]]:
+    return {
+        did: (
+            row["pds_host"],
+            row["handle"],
+            row["handle_domain"],
+            json.loads(row["rotation_keys"]),
+        )
+        for did, row in did_state(db).items()
+    }
+
+
+def test_handle_domain_is_put_back_by_the_view(tmp_path: Path) -> None:
+    handles = {
+        "alice.com": "alice.com",  # the parent is a public suffix: the handle itself
+        "bob.bsky.social": "bsky.social",
+        "c.d.example.co.uk": "example.co.uk",
+        "x.mastodon.social.ap.brid.gy": "brid.gy",
+        "Mixed.Case.Example.NET": "example.net",
+    }
+    lines = [
+        encode(entry(n, did_n(n), operation(aliases=[f"at://{handle}"])))
+        for n, handle in enumerate(handles, start=1)
+    ]
+    lines.append(encode(entry(9, did_n(9), operation(aliases=["https://no.handle.example"]))))
+    db = tmp_path / "census.db"
+    assert FakeNetwork(lines=lines).run(db).complete
+    stored = did_state(db)
+    for n, (handle, domain) in enumerate(handles.items(), start=1):
+        row = stored[did_n(n)]
+        assert (row["handle"], row["handle_domain"]) == (handle.lower(), domain)
+    assert (stored[did_n(9)]["handle"], stored[did_n(9)]["handle_domain"]) == (None, None)
+
+
+def test_failed_transaction_reloads_the_vocabulary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page 2 brings new hosts and keys, and its transaction fails: the same store must not keep
+    giving rows the ids that were rolled back."""
+    page_one, page_two = _homes_lines(50), _homes_lines(50, first_seq=51)
+    bodies = [(0, b"\n".join(page_one)), (50, b"\n".join(page_two))]
+    original = CensusStore._set_meta
+    failing = {"once": True}
+
+    def fail_page_two(self: CensusStore, key: str, value: str | int) -> None:
+        if key == "cursor" and value == 100 and failing.pop("once", False):
+            raise sqlite3.OperationalError("disk I/O error")
+        original(self, key, value)
+
+    monkeypatch.setattr(CensusStore, "_set_meta", fail_page_two)
+    db = tmp_path / "census.db"
+    with CensusStore.open(db, plc_url=PLC) as store:
+        for number, (after, body) in enumerate(bodies, start=1):
+            parsed = parse_page(body, after=after, page=number, vocabulary=store.vocabulary)
+            if number == 2:
+                with pytest.raises(sqlite3.OperationalError):
+                    store.append_page(parsed)
+                assert store.cursor == 50
+                parsed = parse_page(body, after=after, page=number, vocabulary=store.vocabulary)
+            store.append_page(parsed)
+    assert table(db, _DANGLING) == [(0,)]
+    expected = {json.loads(line)["did"]: _expected_state(line) for line in page_one + page_two}
+    assert _stored_states(db) == expected
+
+
+def test_page_of_another_vocabulary_is_refused(tmp_path: Path) -> None:
+    with CensusStore.open(tmp_path / "census.db", plc_url=PLC) as store:
+        parsed = parse_page(b"\n".join(_homes_lines(3)), after=0, page=1)  # a vocabulary of its own
+        with pytest.raises(ValueError, match="another vocabulary"):
+            store.append_page(parsed)
+        assert store.cursor == 0
+    assert table(tmp_path / "census.db", "SELECT count(*) FROM ops") == [(0,)]
+
+
+def test_bounded_caches_clear_and_rows_stay_right(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With caches of 3 entries every page clears them many times over: a value seen again gets
+    a new id, and every DID still reads back its own host, handle domain and keys."""
+    monkeypatch.setattr(export_module, "_CACHE_LIMIT", 3)
+    monkeypatch.setattr(export_module, "_PARENTS", {})
+    lines = _homes_lines(1200) + _homes_lines(300, first_seq=1201, salt="x")
+    lines += [  # the first homes again, as updates
+        encode(entry(seq, did_n(20_000 + seq), json.loads(line)["operation"]))
+        for seq, line in enumerate(lines[:200], start=1501)
+    ]
+    db = tmp_path / "census.db"
+    assert FakeNetwork(lines=lines).run(db).complete
+    assert len(export_module._PARENTS) <= 3
+    assert table(db, _DANGLING) == [(0,)]
+    expected = {json.loads(line)["did"]: _expected_state(line) for line in lines}
+    assert _stored_states(db) == expected
+
+
+_SCHEMA_V1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE ops (seq INTEGER PRIMARY KEY, did TEXT NOT NULL, pds_host TEXT, handle TEXT, "
+    "handle_domain TEXT, rotation_keys TEXT NOT NULL, tombstoned INTEGER NOT NULL)",
+    "INSERT INTO meta VALUES ('plc_url', 'https://plc.example.com'), ('cursor', '1')",
+    "INSERT INTO ops VALUES (1, 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', 'pds.example.com', "
+    "'alice.example.com', 'example.com', '[]', 0)",
+    f"PRAGMA application_id = {store_module.APPLICATION_ID}",
+    "PRAGMA user_version = 1",
+)
+
+
+def test_database_of_the_text_schema_is_refused_not_misread(tmp_path: Path) -> None:
+    db = tmp_path / "census.db"
+    connection = sqlite3.connect(db)
+    for statement in _SCHEMA_V1:
+        connection.execute(statement)
+    connection.commit()
+    connection.close()
+    before = db.read_bytes()
+    for plc_url in (PLC, None):
+        with pytest.raises(CensusStoreError, match=r"older decaudit \(census schema version 1"):
+            CensusStore.open(db, plc_url=plc_url)
+    with pytest.raises(CensusStoreError, match="new file"):
+        census_summary(db)
+    assert db.read_bytes() == before
+
+
+def _page_with_line_900(line: bytes | None) -> bytes:
+    """A 1,000-line page (about 450 KB: three chunks) whose line 900 is ``line``."""
+    lines = export_lines(1000)
+    lines[899] = b"" if line is None else line
+    return b"\n".join(lines) + b"\n"
+
+
+_LINE_900 = entry(900, did_n(900), operation())
+LATE_BAD_LINES: dict[str, tuple[bytes | None, str]] = {
+    "repeated seq": (encode({**_LINE_900, "seq": 899}), "previous line's seq 899"),
+    "decreasing seq": (encode({**_LINE_900, "seq": 5}), "previous line's seq 899"),
+    "rotation keys not strings": (
+        encode({**_LINE_900, "operation": {**operation(), "rotationKeys": [7]}}),
+        "rotationKeys: Expected `str`, got `int`",
+    ),
+    "services not an object": (
+        encode({**_LINE_900, "operation": {**operation(), "services": "x"}}),
+        "services: Expected `object`, got `str`",
+    ),
+    "not JSON": (b"{not json", "malformed"),
+    "empty line": (None, "empty line"),
+    "DID with capitals": (encode({**_LINE_900, "did": "did:plc:" + "B" * 24}), "`$.did`"),
+}
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 4096, export_module._CHUNK_BYTES, 10**9])
+@pytest.mark.parametrize("case", sorted(LATE_BAD_LINES))
+def test_bad_line_in_a_later_chunk_is_named(
+    monkeypatch: pytest.MonkeyPatch, case: str, chunk_bytes: int
+) -> None:
+    """Pages are decoded a chunk at a time: the line named must be the page's line, whatever
+    chunk it falls in (1 byte: a chunk per line; 10**9: the whole page at once)."""
+    monkeypatch.setattr(export_module, "_CHUNK_BYTES", chunk_bytes)
+    line, expected = LATE_BAD_LINES[case]
+    with pytest.raises(CensusInputError) as raised:
+        parse_page(_page_with_line_900(line), after=0, page=4)
+    assert (raised.value.page, raised.value.line) == (4, 900)
+    assert expected in raised.value.problem
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 4096, export_module._CHUNK_BYTES, 10**9])
+def test_chunking_does_not_change_the_rows(
+    monkeypatch: pytest.MonkeyPatch, chunk_bytes: int
+) -> None:
+    body = b"\n".join(export_lines(1000))  # no final newline
+    whole = parse_page(body, after=0, page=1)
+    monkeypatch.setattr(export_module, "_CHUNK_BYTES", chunk_bytes)
+    for page in (body, body + b"\n"):
+        parsed = parse_page(page, after=0, page=1)
+        assert (parsed.rows, parsed.last_seq, parsed.geneses) == (
+            whole.rows,
+            whole.last_seq,
+            whole.geneses,
+        )
+    assert whole.count == 1000 and whole.geneses == 800
+    with pytest.raises(CensusInputError, match="line 1001: empty line"):
+        parse_page(body + b"\n\n", after=0, page=1)
+
+
+def test_long_values_are_checked_but_not_cached(tmp_path: Path) -> None:
+    """A services document or key list longer than a real one is checked every time and never
+    kept: a hostile directory cannot fill the caches with megabytes."""
+    long_services = {
+        "atproto_pds": {"type": plc.PDS_SERVICE_TYPE, "endpoint": "https://pds.long.example"},
+        "padding": {"type": "x", "endpoint": "https://" + "p" * 2000 + ".example"},
+    }
+    long_keys = [key_n(f"long{n}") for n in range(40)]
+    lines = []
+    for seq in range(1, 4):
+        op = {**operation(keys=long_keys), "services": long_services}
+        lines.append(encode(entry(seq, did_n(seq), op)))
+    bad = {**operation(keys=long_keys), "services": {**long_services, "atproto_pds": "x"}}
+    lines.append(encode(entry(4, did_n(4), bad)))
+    db = tmp_path / "census.db"
+    with CensusStore.open(db, plc_url=PLC) as store:
+        parsed = parse_page(b"\n".join(lines[:3]), after=0, page=1, vocabulary=store.vocabulary)
+        vocabulary = store.vocabulary
+        assert all(len(raw) <= export_module._CACHED_BYTES for raw in vocabulary.services)
+        assert all(len(raw) <= export_module._CACHED_BYTES for raw in vocabulary.keysets)
+        assert not vocabulary.services and not vocabulary.keysets
+        store.append_page(parsed)
+        with pytest.raises(CensusInputError, match=r"line 1: .*services"):
+            parse_page(lines[3], after=3, page=2, vocabulary=store.vocabulary)
+    for row in did_state(db).values():
+        assert row["pds_host"] == "pds.long.example"
+        assert json.loads(row["rotation_keys"]) == long_keys
+
+
+def test_the_first_bad_line_of_a_page_is_named() -> None:
+    """A bad DID early in the page is reported before a malformed line further on."""
+    lines = export_lines(1000)
+    lines[2] = encode({**entry(3, did_n(3), operation()), "did": "did:plc:" + "C" * 24})
+    lines[899] = b"{not json"
+    with pytest.raises(CensusInputError) as raised:
+        parse_page(b"\n".join(lines), after=0, page=1)
+    assert raised.value.line == 3 and "`$.did`" in raised.value.problem
+
+
+def test_empty_and_oversized_pages_are_stored(tmp_path: Path) -> None:
+    """An empty page stores nothing; a page of more than 1,000 rows (over SQLite's parameter
+    limit in one statement) is stored whole."""
+    db = tmp_path / "census.db"
+    body = b"\n".join(export_lines(2500))
+    with CensusStore.open(db, plc_url=PLC) as store:
+        store.append_page(parse_page(b"", after=0, page=1, vocabulary=store.vocabulary))
+        assert store.cursor == 0
+        parsed = parse_page(body, after=0, page=2, vocabulary=store.vocabulary)
+        store.append_page(parsed)
+        assert store.cursor == 2500 and store.dids_known == 2000
+    assert table(db, "SELECT count(*), min(seq), max(seq) FROM ops") == [(2500, 1, 2500)]
+    assert table(db, _DANGLING) == [(0,)]
