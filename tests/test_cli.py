@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from auditor import defaults
 from auditor.cli import app
 from auditor.crypto import PrivateKey
 from auditor.sandbox.identities import PlcIdentity
+from auditor.settings import AuditSettings
 from tests.support.fakenet import FakeNet
 
 runner = CliRunner()
@@ -292,3 +294,35 @@ def test_sandbox_serve_rejects_bad_input_with_exit_2(argv: list[str], message: s
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def _settings(**options: object) -> AuditSettings:
+    from auditor.cli.options import network_settings
+
+    base: dict[str, object] = {
+        "plc_url": defaults.PLC_URL,
+        "nameserver": None,
+        "connect_to": None,
+        "relay": None,
+        "plc_mirror": None,
+        "appview": None,
+        "labeler": None,
+        "skip_export": True,
+        "save_export": None,
+        "max_export_size": 64,
+        "blobs": "3",
+        "timeout": 5.0,
+        "deadline": 30.0,
+        "allow_private": False,
+        "ca_bundle": None,
+    }
+    return network_settings(**{**base, **options})  # type: ignore[arg-type]
+
+
+def test_default_plc_mirrors_are_only_asked_about_the_default_directory() -> None:
+    assert _settings().plc_mirrors == list(defaults.PLC_MIRRORS)
+    assert _settings(plc_url=defaults.PLC_URL + "/").plc_mirrors == list(defaults.PLC_MIRRORS)
+    # Another directory: mirrors of plc.directory would answer for a different directory.
+    assert _settings(plc_url="https://plc.example.net").plc_mirrors == []
+    named = _settings(plc_url="https://plc.example.net", plc_mirror=["https://m.example.net"])
+    assert named.plc_mirrors == ["https://m.example.net"]

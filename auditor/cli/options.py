@@ -190,7 +190,14 @@ def network_settings(
     allow_private: bool,
     ca_bundle: Path | None,
 ) -> AuditSettings:
-    """Settings from the shared options."""
+    """Settings from the shared options.
+
+    The default PLC mirrors copy ``plc.directory``: with another ``--plc-url`` (a private or test
+    directory) they would answer for a different directory, so they are left out unless
+    ``--plc-mirror`` names mirrors of that one.
+    """
+    if plc_mirror is None and plc_url.rstrip("/") != defaults.PLC_URL.rstrip("/"):
+        plc_mirror = []
     lists = {"relays": relay, "plc_mirrors": plc_mirror, "appviews": appview, "labelers": labeler}
     return build_settings(
         plc_url=plc_url,
