@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Final, cast
 
@@ -207,8 +207,8 @@ class SandboxDnsServer:
             response.set_rcode(dns.rcode.REFUSED)
             return
         name = normalize_name(question.name.to_text())
-        txt = _lookup(self.zone.txt, name)
-        addresses = _lookup(self.zone.addresses, name)
+        txt = self.zone.txt.get(name)  # the zone's keys are normalized (sandbox.zone.Names)
+        addresses = self.zone.addresses.get(name)
         if txt is None and addresses is None:
             response.set_rcode(dns.rcode.NXDOMAIN)
             return
@@ -275,16 +275,6 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         """ICMP errors (a client port gone): nothing to do."""
-
-
-def _lookup(table: Mapping[str, Sequence[str]], name: str) -> Sequence[str] | None:
-    found = table.get(name)
-    if found is not None:
-        return found
-    for key, values in table.items():  # keys written without normalizing (rare)
-        if normalize_name(key) == name:
-            return values
-    return None
 
 
 def _records(

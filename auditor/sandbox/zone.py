@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from auditor.net.dns import StaticResolver
+from auditor.net.dns import StaticResolver, normalize_name
 
 CYMRU_ORIGIN = "origin.asn.cymru.com"
 CYMRU_AS = "asn.cymru.com"
@@ -33,12 +33,29 @@ class Origin:
     allocated: str = "2020-01-01"
 
 
+class Names(dict[str, list[str]]):
+    """Records keyed by normalized name (:func:`~auditor.net.dns.normalize_name`), however they
+    are written, so a lookup is one dictionary access: a sandbox of 100,000 accounts answers
+    every NXDOMAIN without scanning its names."""
+
+    def __init__(self, entries: dict[str, list[str]] | None = None) -> None:
+        super().__init__()
+        for name, values in (entries or {}).items():
+            self[name] = values
+
+    def __setitem__(self, name: str, values: list[str]) -> None:
+        super().__setitem__(normalize_name(name), values)
+
+    def setdefault(self, name: str, default: list[str]) -> list[str]:
+        return super().setdefault(normalize_name(name), default)
+
+
 @dataclass
 class Zone:
     """Records by name; ``resolver()`` serves them in process, the DNS server over sockets."""
 
-    txt: dict[str, list[str]] = field(default_factory=dict)
-    addresses: dict[str, list[str]] = field(default_factory=dict)
+    txt: Names = field(default_factory=Names)
+    addresses: Names = field(default_factory=Names)
     _next: dict[str, int] = field(default_factory=dict)
 
     def add_txt(self, name: str, *values: str) -> None:

@@ -262,3 +262,17 @@ async def test_a_port_in_use_is_a_clear_error(anyio_backend: str, kind: socket.S
 def test_only_loopback_addresses_are_bound(host: str) -> None:
     with pytest.raises(ValueError, match="loopback"):
         SandboxDnsServer(make_zone(), host=host)
+
+
+async def test_names_written_in_any_case_or_with_a_trailing_dot_are_found(
+    anyio_backend: str,
+) -> None:
+    zone = make_zone()
+    zone.txt["_ATPROTO.Bob.Test."] = ["did=did:plc:bob"]
+    zone.addresses["Mixed.Test."] = ["127.10.0.9"]
+    assert "_atproto.bob.test" in zone.txt and "mixed.test" in zone.addresses
+    async with SandboxDnsServer(zone) as running:
+        answer = await resolver_for(running).resolve("_atproto.bob.test", "TXT")
+        assert strings_of(answer) == [b"did=did:plc:bob"]
+        address = await resolver_for(running).resolve("MIXED.test", "A")
+        assert [rdata.address for rdata in address] == ["127.10.0.9"]
