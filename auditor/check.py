@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ClassVar, Protocol, TypeVar
+from typing import ClassVar, Final, Protocol, TypeVar
 
 from pydantic import JsonValue
 
@@ -92,14 +92,18 @@ class EvidenceUnavailable(Exception):
 T = TypeVar("T")
 
 
+REFUSAL_STATUSES: Final = frozenset({400, 404, 410})
+"""Statuses with which an XRPC server answers "no" about the thing asked (``RepoTakendown``,
+``RepoNotFound``...). Not 401/403 (an auth proxy or firewall), 408 or 429 (try again later)."""
+
+
 def is_refusal(failure: ProbeFailure) -> bool:
-    """A definite "no" from the server: a 4xx answer naming an XRPC error (not a timeout, a 5xx
-    or a malformed answer, which may be blips)."""
-    status = failure.http_status
+    """A definite "no" from the server about the thing asked: a 400, 404 or 410 naming an XRPC
+    error. Not a timeout, a 5xx, a rate limit, an auth wall or a malformed answer, which may be
+    blips or say nothing about the account."""
     return (
         failure.kind is FailureKind.HTTP_STATUS
-        and status is not None
-        and 400 <= status < 500
+        and failure.http_status in REFUSAL_STATUSES
         and failure.error_name is not None
     )
 

@@ -23,6 +23,7 @@ from auditor.models.evidence import (
     RelayProbes,
 )
 from auditor.syntax import did_web_host
+from auditor.text import one_line
 
 FEW_REPOS = 5
 """At most this many accounts on the first ``listRepos`` page: a personal server, not a service."""
@@ -117,7 +118,7 @@ def export_refusal(refusal: ProbeFailure, what: str, pointer: str) -> Outcome:
     not arise; any other refusal (a takedown, a suspension, an unknown repository) means the data
     cannot leave this host now: a fail.
     """
-    name = refusal.error_name or "an error"
+    name = one_line(refusal.error_name or "an error", limit=64)  # the server's words
     where = f"HTTP {refusal.http_status} {name}"
     if name == "RepoDeactivated":
         return not_applicable(

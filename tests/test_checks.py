@@ -544,7 +544,10 @@ def _refused(status: int, error: str | None) -> ProbeFailure:
         (_refused(400, "RepoTakendown"), Status.FAIL),
         (_refused(400, "RepoSuspended"), Status.FAIL),
         (_refused(400, "RepoDeactivated"), Status.NOT_APPLICABLE),
+        (_refused(404, "RepoNotFound"), Status.FAIL),
         (_refused(503, "ServiceUnavailable"), Status.ERROR),  # may be a blip: not judged
+        (_refused(429, "RateLimitExceeded"), Status.ERROR),  # try again later: not a "no"
+        (_refused(403, "Forbidden"), Status.ERROR),  # an auth wall says nothing of the account
         (_refused(404, None), Status.ERROR),  # no XRPC error: not a definite refusal
         (
             ProbeFailure(kind=FailureKind.TIMEOUT, source="x", message="GET x: timed out"),

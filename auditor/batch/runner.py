@@ -104,13 +104,23 @@ def _batch_collector() -> Iterator[None]:
     that it then rescans too: about a tenth of a batch's CPU (bench/README.md). Reports hold no
     reference cycles of their own, so a higher threshold delays little garbage; memory stays
     bounded because each audit's objects die with it. Everything alive before the batch (imports,
-    settings, the data files) is moved out of the collector's sight for the run.
+    settings, the data files) is moved out of the collector's sight for the run (and back after
+    it: an embedding program's own ``gc.freeze()`` is undone then).
     """
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(BATCH_GC_THRESHOLD, before[1], before[2])
+    global _batches_running
+    _batches_running += 1
+    if _batches_running == 1:  # batches run side by side share one setting
+        _saved_threshold[:] = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(BATCH_GC_THRESHOLD, _saved_threshold[1], _saved_threshold[2])
     try:
         yield
     finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
+        _batches_running -= 1
+        if _batches_running == 0:
+            gc.set_threshold(*_saved_threshold)
+            gc.unfreeze()
+
+
+_batches_running = 0
+_saved_threshold: list[int] = []

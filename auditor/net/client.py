@@ -21,6 +21,8 @@ gatherer through :class:`~auditor.net.fetch.Fetcher`. Deviations from httpx's de
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from auditor.net.dns import Resolver
@@ -49,7 +51,8 @@ def build_client(
 
 
 class _NoCookies(httpx.Cookies):
-    """A cookie jar that stays empty: ``Set-Cookie`` is ignored, no ``Cookie`` is ever sent."""
+    """A cookie jar that stays empty: ``Set-Cookie`` is ignored, no ``Cookie`` is ever sent, and
+    nothing can be put in it by hand either."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
         return None
@@ -57,12 +60,23 @@ class _NoCookies(httpx.Cookies):
     def set_cookie_header(self, request: httpx.Request) -> None:
         return None
 
+    def set(self, name: str, value: str, domain: str = "", path: str = "/") -> None:
+        return None
+
+    def __setitem__(self, name: str, value: str) -> None:
+        return None
+
+    def update(self, cookies: object = None) -> None:  # type: ignore[override]
+        return None
+
 
 class _AuditClient(httpx.AsyncClient):
-    """httpx's client with :class:`_NoCookies` as its jar (httpx reads ``self.cookies`` for both
-    directions; it has no switch to turn cookies off)."""
+    """httpx's client with a :class:`_NoCookies` jar of its own (httpx reads ``self.cookies`` for
+    both directions; it has no switch to turn cookies off)."""
 
-    _no_cookies = _NoCookies()
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._no_cookies = _NoCookies()
 
     @property
     def cookies(self) -> httpx.Cookies:

@@ -29,7 +29,10 @@ KEEPALIVE_PER_ORIGIN = PER_ORIGIN
 """Idle connections kept per origin: as many as may be open. A batch's bursts put dozens of
 requests on one relay or AppView at once; keeping only a few alive afterwards closed the rest and
 opened new ones for the next burst, one connection (a TLS handshake, on the real network) per
-request. The pool count bound and the 5-second keep-alive expiry bound the idle sockets."""
+request. Idle sockets: httpcore closes a connection idle for 5 seconds when its pool is next
+used, and an evicted pool closes all of its own, so at most MAX_POOLS x PER_ORIGIN (2,048) in
+theory; a few hundred in practice (only relays, AppViews and the PLC directory see wide bursts,
+and PDSes are held to 4 requests at once)."""
 
 
 class _Shard:

@@ -46,8 +46,21 @@ class Names(dict[str, list[str]]):
     def __setitem__(self, name: str, values: list[str]) -> None:
         super().__setitem__(normalize_name(name), values)
 
+    def __getitem__(self, name: str) -> list[str]:
+        return super().__getitem__(normalize_name(name))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(normalize_name(name))
+
+    def get(self, name: str, default: list[str] | None = None) -> list[str] | None:  # type: ignore[override]
+        return super().get(normalize_name(name), default)
+
     def setdefault(self, name: str, default: list[str]) -> list[str]:
         return super().setdefault(normalize_name(name), default)
+
+    def update(self, entries: dict[str, list[str]]) -> None:  # type: ignore[override]
+        for name, values in entries.items():
+            self[name] = values
 
 
 @dataclass
@@ -56,6 +69,14 @@ class Zone:
 
     txt: Names = field(default_factory=Names)
     addresses: Names = field(default_factory=Names)
+
+    def __post_init__(self) -> None:
+        # Plain dictionaries given to the constructor are normalized too.
+        self.txt = self.txt if isinstance(self.txt, Names) else Names(self.txt)
+        self.addresses = (
+            self.addresses if isinstance(self.addresses, Names) else Names(self.addresses)
+        )
+
     _next: dict[str, int] = field(default_factory=dict)
 
     def add_txt(self, name: str, *values: str) -> None:

@@ -3,6 +3,7 @@ failing target costs only itself."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 from pathlib import Path
@@ -170,3 +171,16 @@ async def test_the_collector_runs_less_often_during_a_batch_and_is_restored(
     assert seen == [(runner.BATCH_GC_THRESHOLD, before[1], before[2])]
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0  # nothing left frozen after the run
+
+
+async def test_batches_side_by_side_restore_the_collector_once_both_are_done(
+    world: World, tmp_path: Path
+) -> None:
+    before = gc.get_threshold()
+    handles = [a.handle for a in world.accounts[:4]]
+    await asyncio.gather(
+        run(world, tmp_path / "a.jsonl", handles[:1]),
+        run(world, tmp_path / "b.jsonl", handles[1:]),
+    )
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

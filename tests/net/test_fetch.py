@@ -133,6 +133,12 @@ async def test_cookies_are_neither_kept_nor_sent() -> None:
         assert len(fetcher.client.cookies.jar) == 0
         with pytest.raises(AttributeError):
             fetcher.client.cookies = {"a": "b"}
+        fetcher.client.cookies.set("track", "1", domain="pds.example.com")
+        fetcher.client.cookies["other"] = "2"
+        fetcher.client.cookies.update({"third": "3"})
+        assert len(fetcher.client.cookies.jar) == 0  # nothing can be put in by hand either
+        request = fetcher.client.build_request("GET", f"{PDS}/xrpc/a")
+        assert "cookie" not in request.headers
     assert [call.request.headers.get("cookie") for call in route.calls] == [None, None]
 
 

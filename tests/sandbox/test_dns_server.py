@@ -28,7 +28,7 @@ from auditor.models.common import FailureKind
 from auditor.net.dns import DnsError, DnspythonResolver
 from auditor.sandbox.dns_server import SandboxDnsServer, txt_strings
 from auditor.sandbox.http_server import PortInUseError
-from auditor.sandbox.zone import Zone
+from auditor.sandbox.zone import Origin, Zone
 
 pytestmark = [pytest.mark.anyio, pytest.mark.network]
 
@@ -271,6 +271,10 @@ async def test_names_written_in_any_case_or_with_a_trailing_dot_are_found(
     zone.txt["_ATPROTO.Bob.Test."] = ["did=did:plc:bob"]
     zone.addresses["Mixed.Test."] = ["127.10.0.9"]
     assert "_atproto.bob.test" in zone.txt and "mixed.test" in zone.addresses
+    assert "MIXED.test." in zone.addresses and zone.addresses.get("Mixed.test") == ["127.10.0.9"]
+    origin = Origin(asn=64512, name="sandbox", prefix="127.20.0.0/16")
+    assert zone.add_host("Pds.Test.", origin) == zone.add_host("pds.test", origin)
+    assert Zone(txt={"A.Test.": ["x"]}).txt["a.test"] == ["x"]
     async with SandboxDnsServer(zone) as running:
         answer = await resolver_for(running).resolve("_atproto.bob.test", "TXT")
         assert strings_of(answer) == [b"did=did:plc:bob"]
