@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -69,6 +69,34 @@ def render_summary(summary: dict[str, Any], fmt: str) -> str:
     return renderers[fmt](summary)
 
 
+def publish_summary(
+    data: dict[str, Any],
+    fmt: str,
+    *,
+    summary: Path | None,
+    badge: Path | None,
+    gate_failures: list[str],
+    incomplete: bool,
+) -> NoReturn:
+    """The end of a batch or census run: ``--summary`` (JSON) and ``--badge`` files, the summary
+    in ``fmt`` on stdout, each failed gate on stderr, and the exit status (1 if a gate failed, 3
+    if something could not be audited or fetched, 0 otherwise)."""
+    import json
+
+    from auditor.batch import badge as badges
+
+    if summary is not None:
+        summary.write_text(render_summary(data, "json"), encoding="utf-8")
+    if badge is not None:
+        badge.write_text(json.dumps(badges.summary_badge(data)) + "\n", encoding="utf-8")
+    sys.stdout.write(render_summary(data, fmt))
+    for message in gate_failures:
+        say(f"gate failed: {message}")
+    if gate_failures:
+        raise typer.Exit(EXIT_BELOW_THRESHOLD)
+    raise typer.Exit(EXIT_UNRESOLVED if incomplete else EXIT_OK)
+
+
 def batch(
     targets: Annotated[str, typer.Argument(help="File of targets, one per line ('-' for stdin).")],
     *,
@@ -114,9 +142,7 @@ def batch(
 ) -> None:
     """Audit every account in a file; write one report per line; summarise and gate."""
     import asyncio
-    import json
 
-    from auditor.batch import badge as badges
     from auditor.batch.gates import account_failures, ecosystem_failures
     from auditor.batch.output import OutputFileError, ReportLog
     from auditor.batch.summary import summarise
@@ -178,17 +204,15 @@ def batch(
             result, max_hhi=max_hhi, min_operators_for_50=min_operators_for_50, baseline=previous
         )
     )
-    if summary is not None:
-        summary.write_text(render_summary(result, "json"), encoding="utf-8")
-    if badge is not None:
-        badge.write_text(json.dumps(badges.summary_badge(result)) + "\n", encoding="utf-8")
-    sys.stdout.write(render_summary(result, fmt))
-    for message in gate_failures:
-        say(f"gate failed: {message}")
-    if gate_failures:
-        raise typer.Exit(EXIT_BELOW_THRESHOLD)
     incomplete = parsed.errors or progress.failed or result["accounts"]["unresolved"]
-    raise typer.Exit(EXIT_UNRESOLVED if incomplete else EXIT_OK)
+    publish_summary(
+        result,
+        fmt,
+        summary=summary,
+        badge=badge,
+        gate_failures=gate_failures,
+        incomplete=bool(incomplete),
+    )
 
 
 async def _run(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,7 +10,7 @@ import typer
 
 from auditor import __version__, defaults
 from auditor.cli import options as opt
-from auditor.cli.common import EXIT_BELOW_THRESHOLD, EXIT_OK, EXIT_UNRESOLVED, fail, say
+from auditor.cli.common import fail, say
 
 if TYPE_CHECKING:
     from auditor.ecosystem.census import CensusResult
@@ -53,11 +52,9 @@ def census(
     """Census the network: every DID's PDS, handle, method and keys from the PLC export, and
     relays' host lists; incremental and resumable; then the concentration of each layer."""
     import asyncio
-    import json
 
-    from auditor.batch import badge as badges
     from auditor.batch.gates import ecosystem_failures
-    from auditor.cli.batch import load_summary, render_summary
+    from auditor.cli.batch import load_summary, publish_summary
     from auditor.ecosystem.store import CensusStoreError
 
     if fmt not in FORMATS:
@@ -94,16 +91,14 @@ def census(
     failures = ecosystem_failures(
         data, max_hhi=max_hhi, min_operators_for_50=min_operators_for_50, baseline=previous
     )
-    if summary is not None:
-        summary.write_text(render_summary(data, "json"), encoding="utf-8")
-    if badge is not None:
-        badge.write_text(json.dumps(badges.summary_badge(data)) + "\n", encoding="utf-8")
-    sys.stdout.write(render_summary(data, fmt))
-    for message in failures:
-        say(f"gate failed: {message}")
-    if failures:
-        raise typer.Exit(EXIT_BELOW_THRESHOLD)
-    raise typer.Exit(EXIT_UNRESOLVED if data["census"]["errors"] else EXIT_OK)
+    publish_summary(
+        data,
+        fmt,
+        summary=summary,
+        badge=badge,
+        gate_failures=failures,
+        incomplete=bool(data["census"]["errors"]),
+    )
 
 
 async def _fetch(db: Path, settings: AuditSettings, max_pages: int | None) -> CensusResult:
