@@ -127,13 +127,7 @@ class Relay:
         )
 
     async def request_crawl(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        try:
-            hostname = httpx.Response(200, content=request.content).json()["hostname"]
-        except (ValueError, KeyError, TypeError):
-            return xrpc_error(400, "InvalidRequest", 'body must be {"hostname": ...}')
-        self.crawl_requests.append(str(hostname))
-        return json_response({})
+        return await accept_crawl_request(request, self.crawl_requests)
 
     async def health(self, request: httpx.Request) -> httpx.Response:
         return json_response({"status": "ok"})
@@ -147,3 +141,15 @@ class Relay:
         router.get("/xrpc/com.atproto.sync.getHostStatus", self.host_status)
         router.post("/xrpc/com.atproto.sync.requestCrawl", self.request_crawl)
         return router
+
+
+async def accept_crawl_request(request: httpx.Request, received: list[str]) -> httpx.Response:
+    """``com.atproto.sync.requestCrawl``: note the ``hostname`` of its JSON body in ``received``
+    (400 ``InvalidRequest`` for any other body), as a relay does before crawling."""
+    await request.aread()
+    try:
+        hostname = httpx.Response(200, content=request.content).json()["hostname"]
+    except (ValueError, KeyError, TypeError):
+        return xrpc_error(400, "InvalidRequest", 'body must be {"hostname": ...}')
+    received.append(str(hostname))
+    return json_response({})

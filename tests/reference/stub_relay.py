@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from auditor.sandbox.http import Router, json_response, param, xrpc_error
+from auditor.sandbox.relay import accept_crawl_request
 
 PROXIED = ("com.atproto.sync.getRepoStatus", "com.atproto.sync.getLatestCommit")
 
@@ -87,13 +88,7 @@ class StubRelay:
         return json_response(self._host(name))
 
     async def request_crawl(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        try:
-            hostname = httpx.Response(200, content=request.content).json()["hostname"]
-        except (ValueError, KeyError, TypeError):
-            return xrpc_error(400, "InvalidRequest", 'body must be {"hostname": ...}')
-        self.crawl_requests.append(str(hostname))
-        return json_response({})
+        return await accept_crawl_request(request, self.crawl_requests)
 
     async def health(self, request: httpx.Request) -> httpx.Response:
         return json_response({"status": "ok"})
