@@ -11,6 +11,7 @@ from typing import Any
 
 from auditor.batch import CENSUS_KIND
 from auditor.batch.diff import Diff
+from auditor.render.markdown import prose
 from auditor.render.text import inert
 
 LAYER_TITLES = {
@@ -121,30 +122,23 @@ def render_summary_text(summary: Mapping[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _md(text: object) -> str:
-    value = inert(str(text))
-    for char in "\\`*_[]()#+-.!|<>{}":
-        value = value.replace(char, "\\" + char)
-    return value
-
-
 def render_summary_markdown(summary: Mapping[str, Any]) -> str:
     out = [f"## {summary_title(summary)}", ""]
-    out += [f"- {_md(line)}" for line in headline(summary)]
+    out += [f"- {prose(line)}" for line in headline(summary)]
     out += [
         "",
         "| layer | HHI | concentration | effective operators (e^H) | operators for 50% | largest |",
         "|---|---:|---|---:|---:|---:|",
     ]
     for title, layer in _rows(summary):
-        band = _md(layer.get("band") or "")
+        band = prose(str(layer.get("band") or ""), table=True)
         out.append(
-            f"| {_md(title)} | {_num(layer.get('hhi_points'))} | {band} | "
+            f"| {prose(title, table=True)} | {_num(layer.get('hhi_points'))} | {band} | "
             f"{_num(layer.get('effective_shannon'), 2)} | {_needed(layer, '50')} | "
             f"{_pct(layer.get('largest_share'))} |"
         )
     versions = f"decaudit {summary.get('tool_version')}, scoring {summary.get('scoring_version')}"
-    out += ["", f"_{_md(versions)}_", ""]
+    out += ["", f"_{prose(versions)}_", ""]
     return "\n".join(out)
 
 
@@ -184,11 +178,12 @@ def render_diff_json(result: Diff) -> str:
 
 
 def render_diff_markdown(result: Diff) -> str:
-    out = [f"- {_md(line)}" for line in _diff_lines(result)]
+    out = [f"- {prose(line)}" for line in _diff_lines(result)]
     if result.changes:
         out += ["", "| what | before | after |", "|---|---|---|"]
         out += [
-            f"| {_md(c.what)} | {_md(_value(c.before))} | {_md(_value(c.after))} |"
+            f"| {prose(c.what, table=True)} | {prose(_value(c.before), table=True)} | "
+            f"{prose(_value(c.after), table=True)} |"
             for c in result.changes
         ]
     return "\n".join(["## decaudit diff", "", *out, ""])
@@ -228,8 +223,10 @@ def render_history(entries: Sequence[Mapping[str, Any]], layer: str, fmt: str) -
     if fmt == "md":
         out = ["## decaudit history", ""]
         out += ["| " + " | ".join(header) + " |", "|---|---|---:|---:|---:|---:|"]
-        out += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows]
-        out += ["", *(f"- {_md(note)}" for note in notes), ""]
+        out += [
+            "| " + " | ".join(prose(str(cell), table=True) for cell in row) + " |" for row in rows
+        ]
+        out += ["", *(f"- {prose(str(note))}" for note in notes), ""]
         return "\n".join(out)
     widths = (32, 8, 9, 7, 7, 8)
     out = [
