@@ -77,14 +77,14 @@ async def probe_pds(ctx: GatherContext, endpoint: str, did: str) -> PdsProbes:
         """The same for every account on the PDS: asked once per session (see net.shared)."""
         return await ctx.shared.get((endpoint, method), lambda: polite(method, params), _answered)
 
-    async def head() -> JsonProbe | NotCollected:
+    async def head() -> JsonProbe | None:
         """With an export to check, the commit CID is asked up front, in the same round trip
         (the export check compares it); without, only if getRepoStatus lacks the revision."""
         if ctx.settings.skip_export:
-            return NotCollected(reason=HAS_REVISION)
+            return None
         return await polite("com.atproto.sync.getLatestCommit", {"did": did})
 
-    health, server, repo, status, commit, repos = await asyncio.gather(
+    health, server, repo, status, asked, repos = await asyncio.gather(
         of_host("_health"),
         of_host("com.atproto.server.describeServer"),
         polite("com.atproto.repo.describeRepo", {"repo": did}),
@@ -92,10 +92,13 @@ async def probe_pds(ctx: GatherContext, endpoint: str, did: str) -> PdsProbes:
         head(),
         of_host("com.atproto.sync.listRepos", {"limit": str(LIST_REPOS_PAGE)}),
     )
-    if isinstance(commit, NotCollected):
-        commit = await _latest_commit_if_needed(
+    commit = (
+        asked
+        if asked is not None
+        else await _latest_commit_if_needed(
             status, lambda: polite("com.atproto.sync.getLatestCommit", {"did": did}), relay=False
         )
+    )
     return PdsProbes(
         endpoint=endpoint,
         health=health,
