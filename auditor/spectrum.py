@@ -122,7 +122,7 @@ def _decentralized_gaps(
             gaps.append(f"{controller.label} controls the {layer}")
     export = results.get(LAYER_CHECKS["export"])
     if export is not None and export.status is not Status.PASS:
-        gaps.append("the export did not verify")
+        gaps.append(_export_gap(export.status))
     if carriers is None:
         gaps.append("relay carriage could not be judged")
     elif len(set(carriers) - {control.USER}) < 2:
@@ -134,3 +134,12 @@ def _decentralized_gaps(
         elif len(servers) < 2:
             gaps.append(f"{len(servers)} operator(s) serve the identity (2 needed)")
     return gaps
+
+
+def _export_gap(status: Status) -> str:
+    """Why the export keeps an account from the decentralized band, as the export check found."""
+    if status is Status.FAIL:
+        return "the export did not verify"
+    if status is Status.PARTIAL:
+        return "the export verified but does not match what the PDS reports"
+    return "the export was not verified"  # not downloaded, refused while deactivated, skipped
