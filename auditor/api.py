@@ -33,6 +33,8 @@ def build_report(
 ) -> Report:
     """Judge ``evidence`` with ``checks``; ``model`` is every check available (for coverage)."""
     model = checks if model is None else model
+    checks = [c for c in checks if c.meta.protocol == evidence.protocol]
+    model = [c for c in model if c.meta.protocol == evidence.protocol]
     skipped = {c.meta.id: why for c in checks if (why := opted_out(c, evidence)) is not None}
     checks = [c for c in checks if c.meta.id not in skipped]
     warnings = [*warnings, *(f"{cid} not run: {why}" for cid, why in skipped.items())]
@@ -45,6 +47,8 @@ def build_report(
         tool_version=evidence.tool_version,
         scoring_version=SCORING_VERSION,
         target=evidence.target,
+        protocol=evidence.protocol,
+        account=evidence.account,
         handle=verification.handle,
         handle_verified=verification.verified,
         did=evidence.did,

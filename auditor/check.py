@@ -28,6 +28,7 @@ from pydantic import JsonValue
 from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import Evidence, NotCollected
 from auditor.models.report import Category, Finding, Status
+from auditor.syntax import Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,9 @@ class CheckMeta:
     """How the check reaches its verdict, from which evidence (``decaudit explain`` prints it)."""
     scoring: str = ""
     """Which outcome scores what."""
+    protocol: Network = "atproto"
+    """The network whose accounts the check judges; an audit runs (and scores against) only the
+    checks of its account's network."""
 
 
 @dataclass(frozen=True, slots=True)

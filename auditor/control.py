@@ -21,6 +21,9 @@ from auditor.syntax import did_web_host
 
 USER = "user"
 """The account holder, as a controller."""
+FEDERATION = "federation"
+"""The servers a fediverse or Matrix server federates with, as a carrier: many independent
+operators, never one party."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 
 from auditor import control, hosting
 from auditor.attribution import attribute_host
+from auditor.fediverse import control as fediverse_control
+from auditor.fediverse.account import view_of as fediverse_view
+from auditor.matrix import control as matrix_control
+from auditor.matrix.account import view_of as matrix_view
 from auditor.models.evidence import DidDocumentFetch, Evidence, JsonAnswer
 from auditor.models.report import Capability, Dependency
 
@@ -184,13 +188,62 @@ def _join(items: list[str], conjunction: str) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {conjunction} " + items[-1]
 
 
+def _fediverse(graph: _Graph, evidence: Evidence) -> None:
+    """The server holds the actor (the identity), its keys and its posts, and delivers them; the
+    address's domain, when another, answers WebFinger for the name."""
+    view = fediverse_view(evidence)
+    if view is None or view.actor is None:
+        return
+    sandbox = evidence.sandbox
+    host = fediverse_control.hosting_control(view, sandbox)
+    name = fediverse_control.name_control(view, sandbox)
+    if host is not None:
+        breaks = {
+            Capability.SERVE_DATA,
+            Capability.PUBLISH,
+            Capability.RESOLVE_IDENTITY,
+            Capability.REWRITE_IDENTITY,
+            Capability.MOVE,  # a Move is announced by the old server: gone, followers stay put
+        }
+        graph.add(host.party, host.label, f"server ({view.actor.host})", "/fediverse/actor", breaks)
+    if name is not None:
+        breaks = {Capability.KEEP_NAME}
+        if view.delegated:
+            breaks.add(Capability.RESOLVE_IDENTITY)  # WebFinger for the address is asked there
+        role = f"address domain ({view.domain})"
+        graph.add(name.party, name.label, role, "/fediverse/webfinger", breaks)
+
+
+def _matrix(graph: _Graph, evidence: Evidence) -> None:
+    """The server name's holder owns the ID (and its discovery); the homeserver's operator holds
+    the account, its login and its rooms' copies."""
+    view = matrix_view(evidence)
+    if view is None:
+        return
+    sandbox = evidence.sandbox
+    name = matrix_control.name_control(view, sandbox)
+    breaks = {Capability.KEEP_NAME, Capability.RESOLVE_IDENTITY, Capability.REWRITE_IDENTITY}
+    role = f"server name ({view.server_name})"
+    graph.add(name.party, name.label, role, "/matrix/well_known_server", breaks)
+    host = matrix_control.hosting_control(view, sandbox)
+    if host is not None:
+        breaks = {Capability.SERVE_DATA, Capability.PUBLISH, Capability.REWRITE_IDENTITY}
+        role = f"homeserver ({view.homeserver_host})"
+        graph.add(host.party, host.label, role, "/matrix/federation_version", breaks)
+
+
 def dependencies(evidence: Evidence) -> list[Dependency]:
     """Every party the account depends on, single points of failure first."""
     graph = _Graph()
-    _identity(graph, evidence)
-    _name(graph, evidence)
-    _hosting(graph, evidence)
-    _distribution(graph, evidence)
+    if evidence.protocol == "activitypub":
+        _fediverse(graph, evidence)
+    elif evidence.protocol == "matrix":
+        _matrix(graph, evidence)
+    else:
+        _identity(graph, evidence)
+        _name(graph, evidence)
+        _hosting(graph, evidence)
+        _distribution(graph, evidence)
     ordered = sorted(
         graph.parties.values(),
         key=lambda p: (p.id == control.USER, -len(p.breaks & OFFLINE), -len(p.breaks), p.label),

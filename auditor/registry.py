@@ -14,10 +14,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from typing import get_args
 
 from auditor.check import Check, CheckMeta
 from auditor.models.evidence import Evidence
 from auditor.models.report import Category
+from auditor.syntax import Network
 
 ENTRY_POINT_GROUP = "decaudit.checks"
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -47,6 +49,8 @@ def contract_problem(check: object) -> str | None:
     category: object = meta.category  # plugins are untyped: check what mypy cannot
     if not isinstance(category, Category):
         return f"{meta.id}: category must be an auditor.models.report.Category"
+    if meta.protocol not in get_args(Network):
+        return f"{meta.id}: protocol must be one of {', '.join(get_args(Network))}"
     if meta.weight < 0:
         return f"{meta.id}: weight must be >= 0"
     if not meta.title or not meta.rationale or not meta.remediation:

@@ -26,6 +26,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from auditor import control
+from auditor.control import FEDERATION
+from auditor.fediverse import control as fediverse_control
+from auditor.fediverse.account import view_of as fediverse_view
+from auditor.matrix import control as matrix_control
+from auditor.matrix.account import view_of as matrix_view
 from auditor.models.evidence import DidDocumentFetch, Evidence
 from auditor.models.report import SCORED_STATUSES, Band, CheckResult, Status
 
@@ -37,7 +42,23 @@ LAYER_CHECKS: Mapping[str, str] = {
     "identity_service": "identity-availability",
     "export": "repo-export",
 }
-"""Each layer the gates read, and the check whose having run makes it judgeable."""
+"""Each layer the gates read, and the check whose having run makes it judgeable (AT Protocol)."""
+
+FEDIVERSE_LAYER_CHECKS: Mapping[str, str] = {
+    "identity": "fediverse-identity-control",
+    "name": "fediverse-name-domain",
+    "hosting": "fediverse-instance-operator",
+    "distribution": "fediverse-federation",
+    "export": "fediverse-export",
+}
+MATRIX_LAYER_CHECKS: Mapping[str, str] = {
+    "identity": "matrix-name-domain",
+    "name": "matrix-name-domain",
+    "hosting": "matrix-homeserver-operator",
+    "distribution": "matrix-federation",
+    "export": "matrix-data-replication",
+}
+"""A Matrix ID is its server name: identity and name are one layer, judged by one check."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +67,23 @@ class Verdict:
     basis: list[str]
 
 
-def _judged(results: Mapping[str, CheckResult], layer: str, evidence: Evidence) -> bool:
-    check_id = LAYER_CHECKS[layer]
-    if layer == "identity" and _is_did_web(evidence):
-        check_id = "did-method"  # a did:web has no rotation keys: its domain is the control
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one protocol's evidence says about the layers the gates read."""
+
+    layers: dict[str, control.Controller | None]
+    """identity / name / hosting, for those that could be judged (None: judged, but nobody
+    could be named)."""
+    carriers: dict[str, str] | None
+    """Who distributes the account (operator id -> label); None when not judged."""
+    distribution: str
+    """The distribution line of the basis."""
+    gaps: list[str]
+    """Reasons, beyond the identity and the name, the account cannot be called decentralized
+    (distribution included: how many carriers are enough is the protocol's to say)."""
+
+
+def _ran(results: Mapping[str, CheckResult], check_id: str) -> bool:
     result = results.get(check_id)
     return result is not None and (
         result.status in SCORED_STATUSES or result.status is Status.NOT_APPLICABLE
@@ -79,47 +113,49 @@ def _single_party(
 def gate(evidence: Evidence, results: list[CheckResult]) -> Verdict:
     """The band of a resolved account, from the layers its checks could judge."""
     by_id = {r.id: r for r in results}
-    judged = {layer: _judged(by_id, layer, evidence) for layer in LAYER_CHECKS}
-    layers: dict[str, control.Controller | None] = {}
-    if judged["identity"]:
-        layers["identity"] = control.identity_control(evidence)
-    if judged["name"]:
-        layers["name"] = control.name_control(evidence).controller
-    if judged["hosting"]:
-        layers["hosting"] = control.hosting_control(evidence)
-    carriers = control.carriers(evidence) if judged["distribution"] else None
+    readers = {"atproto": _at_reading, "activitypub": _fediverse_reading, "matrix": _matrix_reading}
+    reading = readers[evidence.protocol](evidence, by_id)
+    layers, carriers = reading.layers, reading.carriers
     basis = [
         f"{layer}: {c.label} ({c.reason})" if c else f"{layer}: unknown"
         for layer, c in layers.items()
     ]
     if carriers is not None:
-        basis.append(f"distribution: relays of {', '.join(sorted(carriers.values())) or 'nobody'}")
+        basis.append(f"distribution: {reading.distribution}")
 
     third_party = _single_party(layers, carriers)
     if third_party is not None and {"identity", "name", "hosting"} <= set(layers):
         label = next(c.label for c in layers.values() if c is not None)
         return Verdict(Band.CENTRALIZED, [f"{label} controls every layer judged", *basis])
 
-    missing = _decentralized_gaps(evidence, by_id, judged, layers, carriers)
+    missing = []
+    for layer in ("identity", "name"):
+        controller = layers.get(layer)
+        if layer not in layers or controller is None:
+            missing.append(f"the {layer} layer could not be judged")
+        elif not controller.is_user:
+            missing.append(f"{controller.label} controls the {layer}")
+    missing.extend(reading.gaps)
     if not missing:
         return Verdict(Band.DECENTRALIZED, ["no single third party controls the account", *basis])
     return Verdict(Band.HYBRID, [f"not decentralized: {'; '.join(missing)}", *basis])
 
 
-def _decentralized_gaps(
-    evidence: Evidence,
-    results: Mapping[str, CheckResult],
-    judged: Mapping[str, bool],
-    layers: Mapping[str, control.Controller | None],
-    carriers: Mapping[str, str] | None,
-) -> list[str]:
+# --- AT Protocol ---------------------------------------------------------------------------------
+
+
+def _at_reading(evidence: Evidence, results: Mapping[str, CheckResult]) -> Reading:
+    identity_check = "did-method" if _is_did_web(evidence) else LAYER_CHECKS["identity"]
+    # (a did:web has no rotation keys: its domain is the control)
+    layers: dict[str, control.Controller | None] = {}
+    if _ran(results, identity_check):
+        layers["identity"] = control.identity_control(evidence)
+    if _ran(results, LAYER_CHECKS["name"]):
+        layers["name"] = control.name_control(evidence).controller
+    if _ran(results, LAYER_CHECKS["hosting"]):
+        layers["hosting"] = control.hosting_control(evidence)
+    carriers = control.carriers(evidence) if _ran(results, LAYER_CHECKS["distribution"]) else None
     gaps = []
-    for layer in ("identity", "name"):
-        controller = layers.get(layer)
-        if controller is None:
-            gaps.append(f"the {layer} layer could not be judged")
-        elif not controller.is_user:
-            gaps.append(f"{controller.label} controls the {layer}")
     export = results.get(LAYER_CHECKS["export"])
     if export is not None and export.status is not Status.PASS:
         gaps.append(_export_gap(export.status))
@@ -129,11 +165,12 @@ def _decentralized_gaps(
         gaps.append(f"relays of {len(carriers)} operator(s) carry it (2 needed)")
     if not _is_did_web(evidence):
         servers = control.identity_servers(evidence)
-        if not judged["identity_service"]:
+        if not _ran(results, LAYER_CHECKS["identity_service"]):
             gaps.append("who serves the identity could not be judged")
         elif len(servers) < 2:
             gaps.append(f"{len(servers)} operator(s) serve the identity (2 needed)")
-    return gaps
+    names = ", ".join(sorted((carriers or {}).values())) or "nobody"
+    return Reading(layers, carriers, f"relays of {names}", gaps)
 
 
 def _export_gap(status: Status) -> str:
@@ -143,3 +180,75 @@ def _export_gap(status: Status) -> str:
     if status is Status.PARTIAL:
         return "the export verified but does not match what the PDS reports"
     return "the export was not verified"  # not downloaded, refused while deactivated, skipped
+
+
+# --- the fediverse and Matrix --------------------------------------------------------------------
+
+
+def _federation_line(carriers: Mapping[str, str] | None) -> str:
+    if carriers is None:
+        return "unknown"
+    server = next((label for party, label in carriers.items() if party != FEDERATION), "")
+    if FEDERATION in carriers:
+        return f"{server}, federating with {carriers[FEDERATION]}"
+    return f"{server} alone (it does not federate)"
+
+
+def _federation_gap(carriers: Mapping[str, str] | None) -> list[str]:
+    """A federating server hands the account's posts to many independent servers, which keep
+    them for their users; without federation, its own server is all there is."""
+    if carriers is None:
+        return ["whether it federates could not be judged"]
+    if FEDERATION not in carriers:
+        return ["its server does not federate: nobody else carries it"]
+    return []
+
+
+def _exit_gap(export: CheckResult | None) -> list[str]:
+    """As for AT Protocol: the data must be verifiably the holder's to take (a self-hosted
+    server's database is); a documented but unverifiable export is not enough."""
+    if export is None or export.status is Status.PASS:
+        return []
+    if export.status is Status.FAIL:
+        return ["no way to take the data elsewhere was found"]
+    return ["no export of the data could be verified"]
+
+
+def _fediverse_reading(evidence: Evidence, results: Mapping[str, CheckResult]) -> Reading:
+    view = fediverse_view(evidence)
+    layers: dict[str, control.Controller | None] = {}
+    carriers = None
+    gaps = []
+    if view is not None:
+        sandbox = evidence.sandbox
+        checks = FEDIVERSE_LAYER_CHECKS
+        if _ran(results, checks["identity"]):
+            layers["identity"] = fediverse_control.identity_control(view, sandbox)
+        if _ran(results, checks["name"]):
+            layers["name"] = fediverse_control.name_control(view, sandbox)
+        if _ran(results, checks["hosting"]):
+            layers["hosting"] = fediverse_control.hosting_control(view, sandbox)
+        if _ran(results, checks["distribution"]):
+            carriers = fediverse_control.carriers(view, sandbox)
+        gaps.extend(_exit_gap(results.get(checks["export"])))
+    gaps.extend(_federation_gap(carriers))
+    return Reading(layers, carriers, _federation_line(carriers), gaps)
+
+
+def _matrix_reading(evidence: Evidence, results: Mapping[str, CheckResult]) -> Reading:
+    view = matrix_view(evidence)
+    layers: dict[str, control.Controller | None] = {}
+    carriers = None
+    if view is not None:
+        sandbox = evidence.sandbox
+        checks = MATRIX_LAYER_CHECKS
+        if _ran(results, checks["identity"]):
+            name = matrix_control.name_control(view, sandbox)
+            layers["identity"] = name
+            layers["name"] = name
+        if _ran(results, checks["hosting"]):
+            layers["hosting"] = matrix_control.hosting_control(view, sandbox)
+        if _ran(results, checks["distribution"]):
+            carriers = matrix_control.carriers(view, sandbox)
+    gaps = _exit_gap(results.get(checks["export"])) + _federation_gap(carriers)
+    return Reading(layers, carriers, _federation_line(carriers), gaps)

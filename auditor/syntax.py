@@ -32,6 +32,7 @@ __all__ = [
     "MAX_DID_LENGTH",
     "MAX_HANDLE_LENGTH",
     "SUPPORTED_DID_METHODS",
+    "Network",
     "Target",
     "TargetKind",
     "TargetSyntaxError",
@@ -284,7 +285,12 @@ def is_valid_at_identifier(s: str) -> bool:
     return at_identifier_syntax_error(s) is None
 
 
-TargetKind = Literal["handle", "did", "at_uri", "profile_url"]
+TargetKind = Literal[
+    "handle", "did", "at_uri", "profile_url", "fediverse_account", "fediverse_url", "matrix_id"
+]
+Network = Literal["atproto", "activitypub", "matrix"]
+"""The network an account lives on: AT Protocol (Bluesky), ActivityPub (the fediverse, Mastodon),
+or Matrix."""
 
 
 class TargetSyntaxError(ValueError):
@@ -303,6 +309,10 @@ class Target:
     """The lowercase handle, if the target names the account by handle."""
     did: str | None
     """The DID, if the target names the account by DID."""
+    protocol: Network = "atproto"
+    account: str | None = None
+    """For the fediverse, ``user@domain`` (the WebFinger ``acct:`` address, domain lowercase); for
+    Matrix, the user ID ``@localpart:server_name``. None for AT Protocol targets."""
 
 
 _PROFILE_HOSTS = frozenset({"bsky.app", "www.bsky.app"})
@@ -349,39 +359,149 @@ def _parse_at_uri(raw: str, text: str) -> Target:
 
 
 def _parse_profile_url(raw: str, text: str) -> Target:
-    """Parse ``http(s)://[www.]bsky.app/profile/<handle-or-did>[/...]``."""
+    """Parse a profile link: ``https://bsky.app/profile/<handle-or-did>``, a fediverse profile
+    (``https://HOST/@user``, ``https://HOST/users/user``, ``https://HOST/@user@DOMAIN``) or a
+    ``https://matrix.to/#/@user:server`` link."""
     try:
         parts = urllib.parse.urlsplit(text)
+        host = (parts.hostname or "").lower()
+        port = parts.port
     except ValueError as exc:
         raise TargetSyntaxError(f"malformed URL: {exc}") from None
-    if parts.netloc.lower() not in _PROFILE_HOSTS:
+    if "@" in parts.netloc:
         raise TargetSyntaxError(
-            f"URL host {shown(parts.netloc)} is not bsky.app; give a handle, a DID, an at:// URI "
-            "or a https://bsky.app/profile/... URL"
+            f"URL host {shown(parts.netloc)} carries a user name: give the profile link without it"
         )
-    segments = parts.path.split("/")
-    if len(segments) < 3 or segments[1] != "profile" or not segments[2]:
+    if host in _PROFILE_HOSTS:
+        segments = parts.path.split("/")
+        if len(segments) < 3 or segments[1] != "profile" or not segments[2]:
+            raise TargetSyntaxError(
+                "bsky.app URL is not a profile link (expected "
+                "https://bsky.app/profile/<handle-or-did>)"
+            )
+        value = urllib.parse.unquote(segments[2])
+        return _authority(raw, value, "profile_url", "profile URL account ")
+    if host == "matrix.to":
+        fragment = urllib.parse.unquote(parts.fragment).lstrip("/")
+        if not fragment.startswith("@"):
+            raise TargetSyntaxError(
+                "matrix.to link names no user (expected https://matrix.to/#/@user:server)"
+            )
+        return _matrix_target(raw, fragment.split("?", 1)[0], "matrix_id")
+    if port is not None:
         raise TargetSyntaxError(
-            "bsky.app URL is not a profile link (expected https://bsky.app/profile/<handle-or-did>)"
+            f"profile URL {shown(text)} has a port; give the account as @user@domain instead"
         )
-    value = urllib.parse.unquote(segments[2])
-    return _authority(raw, value, "profile_url", "profile URL account ")
+    segments = [urllib.parse.unquote(s) for s in parts.path.split("/") if s]
+    user: str | None = None
+    domain = host
+    if segments and segments[0].startswith("@") and len(segments[0]) > 1:
+        user, _, elsewhere = segments[0][1:].partition("@")
+        domain = elsewhere or host
+    elif len(segments) >= 2 and segments[0] in ("users", "u"):
+        user = segments[1]
+    if user is None:
+        raise TargetSyntaxError(
+            f"URL {shown(text)} is not a profile link decaudit knows: give a handle, a DID, an "
+            "at:// URI, https://bsky.app/profile/..., a fediverse profile (https://HOST/@user) "
+            "or @user@domain, or a Matrix ID (@user:server)"
+        )
+    return _fediverse_target(raw, user, domain, "fediverse_url")
+
+
+FEDIVERSE_LOCAL_PART_RE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
+"""The user part of a fediverse address decaudit accepts: RFC 7565's unreserved characters
+(Mastodon allows ``[A-Za-z0-9_]``, other servers ``.``, ``-`` and ``~``), at most 64 long."""
+MATRIX_LOCALPART_RE = re.compile(r"^[!-9;-~]{1,255}$")
+"""A Matrix user ID localpart: printable ASCII but ``:`` (the spec's historical grammar, which
+servers must still accept; new IDs use ``[a-z0-9._=/+-]``)."""
+MAX_MATRIX_ID_LENGTH = 255
+"""Longest Matrix user ID (sigil and server name included), per the Matrix spec."""
+
+
+def _domain_error(domain: str) -> str | None:
+    """Why ``domain`` is not a DNS name decaudit can look up (handle rules: two labels or more,
+    LDH labels, a non-numeric TLD)."""
+    error = handle_syntax_error(domain)
+    return error.replace("handle", "domain") if error else None
+
+
+def _fediverse_target(raw: str, user: str, domain: str, kind: TargetKind) -> Target:
+    if not FEDIVERSE_LOCAL_PART_RE.match(user):
+        raise TargetSyntaxError(
+            f"fediverse user name {shown(user)} is not valid (1-64 of A-Z a-z 0-9 . _ ~ -)"
+        )
+    if ":" in domain:
+        raise TargetSyntaxError(
+            f"fediverse domain {shown(domain)} has a port; WebFinger is asked on port 443"
+        )
+    error = _domain_error(domain)
+    if error:
+        raise TargetSyntaxError(f"fediverse domain {shown(domain)} is not valid: {error}")
+    account = f"{user}@{domain.lower()}"
+    return Target(
+        raw=raw, kind=kind, handle=None, did=None, protocol="activitypub", account=account
+    )
+
+
+def _server_name_error(server: str) -> str | None:
+    """Why ``server`` is not a Matrix server name (``host[:port]``; the host a DNS name or an IP
+    literal, ``[...]`` for IPv6)."""
+    host, port = server, None
+    if server.startswith("["):
+        end = server.find("]")
+        if end < 0:
+            return "unclosed [ in an IPv6 literal"
+        host, rest = server[1:end], server[end + 1 :]
+        if rest and not rest.startswith(":"):
+            return "junk after an IPv6 literal"
+        port = rest[1:] if rest else None
+        if not re.fullmatch(r"[0-9A-Fa-f:.]{2,45}", host):
+            return "not an IPv6 literal"
+    else:
+        host, sep, after = server.partition(":")
+        port = after if sep else None
+        if not re.fullmatch(r"[0-9.]+", host):
+            error = _domain_error(host)
+            if error:
+                return error
+    if port is not None and not (_PORT_RE.match(port) and 0 < int(port) < 65536):
+        return f"port {shown(port)} is not 1-65535"
+    return None
+
+
+def _matrix_target(raw: str, text: str, kind: TargetKind) -> Target:
+    """Parse ``@localpart:server_name``."""
+    if len(text) > MAX_MATRIX_ID_LENGTH:
+        raise TargetSyntaxError(f"Matrix ID is longer than {MAX_MATRIX_ID_LENGTH} characters")
+    localpart, _, server = text[1:].partition(":")
+    if not MATRIX_LOCALPART_RE.match(localpart):
+        raise TargetSyntaxError(
+            f"Matrix localpart {shown(localpart)} is not valid (printable ASCII, no ':')"
+        )
+    error = _server_name_error(server)
+    if error:
+        raise TargetSyntaxError(f"Matrix server name {shown(server)} is not valid: {error}")
+    return Target(raw=raw, kind=kind, handle=None, did=None, protocol="matrix", account=text)
 
 
 def parse_target(raw: str) -> Target:
     """Parse what a user asked to audit.
 
-    Accepts a handle (one leading ``@`` allowed), a DID of a supported method, an
-    ``at://AUTHORITY[/collection[/rkey]]`` URI, or a bsky.app profile URL
-    (``http``/``https``, optional ``www.``, extra path segments and a trailing slash ignored).
-    Surrounding whitespace is ignored. Handles come back lowercase.
+    Accepts, for AT Protocol, a handle (one leading ``@`` allowed), a DID of a supported method,
+    an ``at://AUTHORITY[/collection[/rkey]]`` URI, or a bsky.app profile URL (``http``/``https``,
+    optional ``www.``, extra path segments and a trailing slash ignored); for the fediverse,
+    ``@user@domain``, ``user@domain``, ``acct:user@domain`` or a profile URL; for Matrix, a user
+    ID ``@user:server`` or a ``matrix.to`` link. Surrounding whitespace is ignored. Handles and
+    fediverse domains come back lowercase.
 
     Raises TargetSyntaxError, whose message is one line naming the rule the input breaks.
     """
     text = raw.strip()
     if not text:
         raise TargetSyntaxError(
-            "empty target: give a handle, a DID, an at:// URI or a bsky.app profile URL"
+            "empty target: give a handle, a DID, an at:// URI, a bsky.app profile URL, "
+            "@user@domain (fediverse) or @user:server (Matrix)"
         )
     if any(char.isspace() for char in text):
         raise TargetSyntaxError(f"target {shown(text)} contains whitespace")
@@ -393,8 +513,19 @@ def parse_target(raw: str) -> Target:
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise TargetSyntaxError(
-            f"unsupported URL scheme {shown(scheme)}: use at:// or a https://bsky.app/profile/ URL"
+            f"unsupported URL scheme {shown(scheme)}: use at://, https:// or acct:"
         )
+    if lowered.startswith("acct:"):
+        user, sep, domain = text[5:].partition("@")
+        if not sep:
+            raise TargetSyntaxError("acct: URI has no @domain (expected acct:user@domain)")
+        return _fediverse_target(raw, user, domain, "fediverse_account")
+    is_did = text[1:5].lower() == "did:"
+    if text.startswith("@") and ":" in text and "@" not in text[1:] and not is_did:
+        return _matrix_target(raw, text, "matrix_id")
+    if "@" in text[1:]:
+        user, _, domain = text.removeprefix("@").partition("@")
+        return _fediverse_target(raw, user, domain, "fediverse_account")
     if text.startswith("@"):
         text = text[1:]
     return _authority(raw, text, None, "")

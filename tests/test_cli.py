@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from auditor import defaults
 from auditor.cli import app
 from auditor.crypto import PrivateKey
+from auditor.models.report import SCHEMA_VERSION
 from auditor.sandbox.identities import PlcIdentity
 from auditor.settings import AuditSettings
 from tests.support.fakenet import FakeNet
@@ -91,7 +92,7 @@ def test_check_json_report_contract(account: PlcIdentity) -> None:
     result = runner.invoke(app, ["check", "alice.example.com", "--format", "json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["schema_version"] == "1.0"
+    assert report["schema_version"] == SCHEMA_VERSION
     assert report["did"] == account.did
     assert report["handle"] == "alice.example.com"
     assert report["handle_verified"] is True

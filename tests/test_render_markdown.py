@@ -16,7 +16,7 @@ from markdown_it.token import Token
 from typer.testing import CliRunner
 
 from auditor.cli import app
-from auditor.models.report import CheckResult, Report, Status
+from auditor.models.report import SCHEMA_VERSION, CheckResult, Report, Status
 from auditor.render import OutputFormat, render
 from auditor.render.digest import evidence_digest
 from auditor.render.markdown import code, prose, render_markdown
@@ -163,8 +163,8 @@ def test_evidence_versions_and_date(reports: dict[str, Report]) -> None:
     assert "  - HTTPS `https://mallory.test/.well-known/atproto-did`: HTTP 200, body `" in markdown
     assert f"- Evidence digest: `{evidence_digest(report)}`" in markdown
     assert markdown.endswith(
-        f"decaudit 0.1.0 · scoring {SCORING_VERSION} · report schema 1.0 · evidence collected "
-        "2026-11-01 12:00:00 UTC by decaudit 0.1.0\n"
+        f"decaudit 0.1.0 · scoring {SCORING_VERSION} · report schema {SCHEMA_VERSION} · evidence "
+        "collected 2026-11-01 12:00:00 UTC by decaudit 0.1.0\n"
     )
 
 

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from auditor.cli import app
 from auditor.crypto import PrivateKey
 from auditor.models.report import (
+    SCHEMA_VERSION,
     Band,
     Capability,
     CheckResult,
@@ -211,7 +212,7 @@ def test_report_sections_in_order(reports: dict[str, Report]) -> None:
     assert " HYBRID   score 71/100, coverage 100%" in text
     assert "▶ HYBRID ◀" in text and "━━━" in text
     assert "not decentralized: markup.test controls the identity" in text
-    assert "report schema 1.0" in text
+    assert f"report schema {SCHEMA_VERSION}" in text
 
 
 def test_no_single_point_of_failure_is_said(reports: dict[str, Report]) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
+
+from pydantic import JsonValue
 
 from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import JsonAnswer
 from auditor.net.deadline import Deadline
-from auditor.net.dns import DnsError, Resolver
+from auditor.net.dns import DnsError, Resolver, SrvTuple
 from auditor.net.fetch import Fetcher
 from auditor.net.limits import HostLimits
 from auditor.net.shared import SharedAnswers
@@ -62,18 +64,29 @@ async def guarded(source: str, probe: Callable[[], Awaitable[T]]) -> T | ProbeFa
 
 async def lookup_txt(ctx: GatherContext, name: str) -> list[str] | ProbeFailure:
     """TXT lookup under the run's timeout and deadline; failures become evidence."""
+    return await _lookup(ctx, name, "TXT", lambda timeout: ctx.resolver.txt(name, timeout=timeout))
+
+
+async def lookup_srv(ctx: GatherContext, name: str) -> list[SrvTuple] | ProbeFailure:
+    """SRV lookup under the run's timeout and deadline; failures become evidence."""
+    return await _lookup(ctx, name, "SRV", lambda timeout: ctx.resolver.srv(name, timeout=timeout))
+
+
+async def _lookup(
+    ctx: GatherContext, name: str, rdtype: str, query: Callable[[float], Awaitable[list[T]]]
+) -> list[T] | ProbeFailure:
     start = time.perf_counter()
     timeout = ctx.deadline.cap(ctx.settings.timeout)
     if timeout <= 0:
         return ProbeFailure(
             kind=FailureKind.DEADLINE,
             source=name,
-            message=f"TXT {name}: not attempted, the audit deadline "
+            message=f"{rdtype} {name}: not attempted, the audit deadline "
             f"({ctx.deadline.seconds:g} s) was reached",
         )
     try:
         async with asyncio.timeout(timeout):
-            return await ctx.resolver.txt(name, timeout=timeout)
+            return await query(timeout)
     except DnsError as exc:
         return ProbeFailure(
             kind=exc.kind, source=name, message=str(exc), elapsed_ms=elapsed_ms(start)
@@ -83,6 +96,44 @@ async def lookup_txt(ctx: GatherContext, name: str) -> list[str] | ProbeFailure:
         return ProbeFailure(
             kind=kind,
             source=name,
-            message=f"TXT {name}: no answer within {timeout:.1f} s",
+            message=f"{rdtype} {name}: no answer within {timeout:.1f} s",
             elapsed_ms=elapsed_ms(start),
         )
+
+
+async def json_answer(
+    ctx: GatherContext,
+    url: str,
+    params: Mapping[str, str] | None = None,
+    *,
+    accept: str = "application/json",
+    max_bytes: int | None = None,
+) -> JsonAnswer | ProbeFailure:
+    """One JSON GET, as evidence (never raises)."""
+
+    async def probe() -> JsonAnswer | ProbeFailure:
+        result = await ctx.fetcher.get_json(url, params=params, max_bytes=max_bytes, accept=accept)
+        if isinstance(result, ProbeFailure):
+            return result
+        return JsonAnswer(exchange=result.exchange, body=cast(JsonValue, result.body))
+
+    return await guarded(url, probe)
+
+
+def answered(probe: JsonAnswer | ProbeFailure) -> bool:
+    """Whether a host-level answer may be shared with later audits: an answer, or a definite 4xx
+    refusal. Timeouts, network errors and 5xx may be blips and are asked again."""
+    if isinstance(probe, JsonAnswer):
+        return True
+    status = probe.http_status
+    return probe.kind is FailureKind.HTTP_STATUS and status is not None and 400 <= status < 500
+
+
+async def shared_json(
+    ctx: GatherContext, url: str, *, max_bytes: int | None = None
+) -> JsonAnswer | ProbeFailure:
+    """A JSON GET whose answer is the same for every account on a server (NodeInfo, a
+    homeserver's keys): asked once per session and shared (see :mod:`auditor.net.shared`)."""
+    return await ctx.shared.get(
+        ("json", url), lambda: json_answer(ctx, url, max_bytes=max_bytes), answered
+    )

@@ -16,8 +16,10 @@ from typing import Any
 
 from auditor import __version__, identity, syntax
 from auditor.attribution import host_of
+from auditor.fediverse.account import account_view
 from auditor.gather.context import GatherContext, elapsed_ms
 from auditor.gather.export import export_blobs, export_repository
+from auditor.gather.fediverse import gather_fediverse
 from auditor.gather.hosting import (
     network_origins,
     probe_appview,
@@ -27,6 +29,8 @@ from auditor.gather.hosting import (
     probe_relay,
 )
 from auditor.gather.identity import fetch_did_document, fetch_plc_audit_log, resolve_handle
+from auditor.gather.matrix import gather_matrix
+from auditor.matrix.account import homeserver_missing
 from auditor.models.common import ProbeFailure
 from auditor.models.evidence import DidDocumentFetch, Evidence, HandleResolution, NotCollected
 
@@ -76,12 +80,45 @@ async def _around_the_identity(
     return dict(zip(jobs, results, strict=True))
 
 
+_NOT_AT = NotCollected(reason="not an AT Protocol account")
+
+
+async def _other_network(target: syntax.Target, ctx: GatherContext) -> dict[str, Any]:
+    """The evidence fields of a fediverse or Matrix account."""
+    assert target.account is not None
+    fields: dict[str, Any] = {"did_document": _NOT_AT, "plc_audit_log": _NOT_AT, "did": None}
+    if target.protocol == "activitypub":
+        probes = await gather_fediverse(ctx, target.account)
+        view = account_view(probes)
+        fields.update(fediverse=probes, unresolved_reason=None if view.confirmed else view.reason)
+    else:
+        matrix = await gather_matrix(ctx, target.account)
+        fields.update(matrix=matrix, unresolved_reason=homeserver_missing(matrix))
+    return fields
+
+
 async def gather_evidence(
     target: syntax.Target, ctx: GatherContext, *, now: datetime | None = None
 ) -> Evidence:
     """Gather everything decaudit needs about one account; never raises for network reasons."""
     collected_at = now or datetime.now(UTC)
     start = time.perf_counter()
+    if target.protocol != "atproto":
+        other = await _other_network(target, ctx)
+        return Evidence(
+            tool_version=__version__,
+            collected_at=collected_at,
+            duration_ms=elapsed_ms(start),
+            target=target.raw,
+            target_kind=target.kind,
+            protocol=target.protocol,
+            account=target.account,
+            input_handle=None,
+            input_did=None,
+            settings=ctx.settings,
+            sandbox=ctx.fetcher.saw_sandbox,
+            **other,
+        )
     resolutions: list[HandleResolution] = []
     did = target.did
     unresolved: str | None = None

@@ -19,22 +19,20 @@ from pydantic import Field, JsonValue
 
 from auditor import diddoc, plc
 from auditor.models.common import HttpExchange, Model, ProbeFailure
+from auditor.models.fediverse import FediverseSlot
+from auditor.models.matrix import MatrixSlot
+
+# Re-exported: the slots are evidence's vocabulary, wherever they are defined.
+from auditor.models.slots import JsonAnswer as JsonAnswer
+from auditor.models.slots import JsonSlot as JsonSlot
+from auditor.models.slots import Network as Network
+from auditor.models.slots import NotCollected as NotCollected
+from auditor.models.slots import SrvSlot as SrvSlot
 from auditor.repo.verify import ExportVerification
 from auditor.settings import AuditSettings
+from auditor.syntax import TargetKind
 
-EVIDENCE_VERSION = "1.0"
-
-
-class NotCollected(Model):
-    """A probe that was deliberately not run."""
-
-    outcome: Literal["skipped"] = "skipped"
-    """Discriminator: always ``skipped``."""
-    reason: str
-    """Why: e.g. "did:web identities have no PLC log"."""
-    requested: bool = True
-    """False when the user opted out (``--skip-export``): the checks that need it do not run,
-    and coverage says so; True when the probe simply does not apply to this account."""
+EVIDENCE_VERSION = "1.1"
 
 
 class DnsTxtAnswer(Model):
@@ -109,21 +107,12 @@ class PlcAuditLogFetch(Model):
         return plc.verify_audit_log(self.did, cast(Sequence[object], self.entries))
 
 
-class JsonAnswer(Model):
-    """A JSON answer as received, with the exchange that produced it (interpreted by checks)."""
-
-    outcome: Literal["ok"] = "ok"
-    exchange: HttpExchange
-    body: JsonValue
-
-
 DidDocumentSlot = Annotated[
     DidDocumentFetch | ProbeFailure | NotCollected, Field(discriminator="outcome")
 ]
 PlcLogSlot = Annotated[
     PlcAuditLogFetch | ProbeFailure | NotCollected, Field(discriminator="outcome")
 ]
-JsonSlot = Annotated[JsonAnswer | ProbeFailure | NotCollected, Field(discriminator="outcome")]
 
 
 class PdsProbes(Model):
@@ -252,7 +241,11 @@ class Evidence(Model):
     """Wall time of the whole gathering."""
     target: str
     """The target exactly as given."""
-    target_kind: Literal["handle", "did", "at_uri", "profile_url"]
+    target_kind: TargetKind
+    protocol: Network = "atproto"
+    """The network the account lives on; it decides which probes ran and which checks apply."""
+    account: str | None = None
+    """The fediverse address (``user@domain``) or Matrix user ID audited; None for AT Protocol."""
     input_handle: str | None
     """The handle the target named, if it named one."""
     input_did: str | None
@@ -277,8 +270,13 @@ class Evidence(Model):
     hosting_network: OriginsSlot = _SKIPPED
     repo_export: ExportSlot = _SKIPPED
     blobs: BlobsSlot = _SKIPPED
+    fediverse: FediverseSlot = _SKIPPED
+    """A fediverse account's WebFinger, actor and instance answers."""
+    matrix: MatrixSlot = _SKIPPED
+    """A Matrix account's discovery, federation and client answers."""
     unresolved_reason: str | None = None
-    """Why no DID document could be had (then no check runs)."""
+    """Why the account could not be found (no DID document; no actor; no homeserver): then no
+    check runs."""
     sandbox: bool = False
     """The answers came from decaudit's sandbox network (simulated data, not real accounts)."""
 

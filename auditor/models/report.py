@@ -13,9 +13,9 @@ from enum import StrEnum
 from pydantic import JsonValue
 
 from auditor.models.common import Model
-from auditor.models.evidence import Evidence
+from auditor.models.evidence import Evidence, Network
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class Status(StrEnum):
@@ -163,6 +163,11 @@ class Report(Model):
     """Version of the scoring rules (weights, bands); compare scores only within one version."""
     target: str
     """The target as given."""
+    protocol: Network = "atproto"
+    """The account's network: ``atproto`` (Bluesky), ``activitypub`` (the fediverse) or
+    ``matrix``."""
+    account: str | None = None
+    """The fediverse address (``user@domain``) or Matrix user ID; null for AT Protocol."""
     handle: str | None
     """The handle given, or else the one the DID document claims."""
     handle_verified: bool

@@ -49,6 +49,10 @@ TXT: Final = "TXT"
 """Record-type key of :meth:`Resolver.txt` lookups (in :attr:`StaticResolver.queries` etc.)."""
 ADDR: Final = "ADDR"
 """Record-type key of :meth:`Resolver.addresses` lookups (A and AAAA together)."""
+SRV: Final = "SRV"
+"""Record-type key of :meth:`Resolver.srv` lookups."""
+SrvTuple = tuple[int, int, int, str]
+"""One SRV record: ``(priority, weight, port, target)``."""
 
 _KIND_DETAIL: Final[Mapping[FailureKind, str]] = {
     FailureKind.DNS_NXDOMAIN: "NXDOMAIN (the name does not exist)",
@@ -83,6 +87,11 @@ class Resolver(Protocol):
 
     async def addresses(self, name: str, *, timeout: float) -> list[IPAddress]:
         """The A and AAAA records of ``name`` (IPv4 first), looked up concurrently."""
+        ...
+
+    async def srv(self, name: str, *, timeout: float) -> list[SrvTuple]:
+        """The SRV records of ``name`` as ``(priority, weight, port, target)``, the target
+        without its trailing dot (Matrix server discovery)."""
         ...
 
 
@@ -204,6 +213,14 @@ class DnspythonResolver:
             (a if isinstance(a, DnsError) else [ip_address(t) for t in a] for a in answers),
         )
 
+    async def srv(self, name: str, *, timeout: float) -> list[SrvTuple]:
+        """The SRV records of ``name``; raises :class:`DnsError` (also for a malformed one)."""
+        normalized = normalize_name(name)
+        answer = await self._cached(normalized, SRV, timeout)
+        if isinstance(answer, DnsError):
+            raise answer
+        return [parse_srv(normalized, text) for text in answer]
+
     async def _cached(self, name: str, rdtype: str, timeout: float) -> _Answer:
         """One lookup per name and type per run; concurrent callers share the query in flight."""
         key = (name, rdtype)
@@ -281,14 +298,27 @@ def dns_error_from(exc: BaseException, name: str, rdtype: str) -> DnsError:
     return DnsError(FailureKind.DNS_ERROR, name, rdtype, one_line(exc))
 
 
+def parse_srv(name: str, text: str) -> SrvTuple:
+    """``"10 5 8448 matrix.example.org."`` (dnspython's presentation form) as a tuple."""
+    parts = text.split()
+    try:
+        priority, weight, port = (int(p) for p in parts[:3])
+        (target,) = parts[3:]
+    except ValueError:
+        raise DnsError(FailureKind.DNS_ERROR, name, SRV, f"malformed SRV record {text!r}") from None
+    return priority, weight, port, normalize_name(target)
+
+
 class StaticResolver:
     """A :class:`Resolver` answering from tables: for tests and the in-process sandbox network.
 
     ``txt`` and ``addresses`` map names to records (addresses as text, IPv4 or IPv6);
-    ``failures`` maps ``(name, "TXT")`` or ``(name, "ADDR")`` (the A+AAAA lookup) to the
+    ``srv`` maps names to ``(priority, weight, port, target)`` records;
+    ``failures`` maps ``(name, "TXT")``, ``(name, "SRV")`` or ``(name, "ADDR")`` (the A+AAAA
+    lookup) to the
     :class:`FailureKind` to raise. Names in no table answer NXDOMAIN; a name in one table but not
     the other answers "no record of that type". ``localhost`` names answer loopback unless listed.
-    Every query is appended to :attr:`queries` as ``(name, "TXT" | "ADDR")``.
+    Every query is appended to :attr:`queries` as ``(name, "TXT" | "ADDR" | "SRV")``.
     """
 
     def __init__(
@@ -296,18 +326,22 @@ class StaticResolver:
         txt: Mapping[str, Sequence[str]] | None = None,
         addresses: Mapping[str, Sequence[str]] | None = None,
         failures: Mapping[tuple[str, str], FailureKind] | None = None,
+        srv: Mapping[str, Sequence[SrvTuple]] | None = None,
     ) -> None:
         self._txt = {normalize_name(k): list(v) for k, v in (txt or {}).items()}
+        self._srv = {normalize_name(k): list(v) for k, v in (srv or {}).items()}
         self._addresses = {
             normalize_name(k): [ip_address(a) for a in v] for k, v in (addresses or {}).items()
         }
         self._failures: dict[tuple[str, str], FailureKind] = {}
         for (name, rdtype), kind in (failures or {}).items():
-            if rdtype not in (TXT, ADDR):
-                raise ValueError(f"StaticResolver failure key type {rdtype!r}: use 'TXT' or 'ADDR'")
+            if rdtype not in (TXT, ADDR, SRV):
+                raise ValueError(
+                    f"StaticResolver failure key type {rdtype!r}: use 'TXT', 'ADDR' or 'SRV'"
+                )
             self._failures[(normalize_name(name), rdtype)] = kind
         self.queries: list[tuple[str, str]] = []
-        """Every lookup asked for, in order, as ``(normalized name, "TXT" | "ADDR")``."""
+        """Every lookup asked for, in order, as ``(normalized name, "TXT" | "ADDR" | "SRV")``."""
 
     async def txt(self, name: str, *, timeout: float) -> list[str]:
         """The TXT records listed for ``name``; raises :class:`DnsError` as configured."""
@@ -325,6 +359,13 @@ class StaticResolver:
             return list(LOCALHOST_ADDRESSES)
         raise self._missing(normalized, ADDR)
 
+    async def srv(self, name: str, *, timeout: float) -> list[SrvTuple]:
+        """The SRV records listed for ``name``; raises :class:`DnsError` as configured."""
+        normalized = self._record(name, SRV)
+        if normalized in self._srv:
+            return list(self._srv[normalized])
+        raise self._missing(normalized, SRV)
+
     def _record(self, name: str, rdtype: str) -> str:
         normalized = normalize_name(name)
         self.queries.append((normalized, rdtype))
@@ -334,7 +375,7 @@ class StaticResolver:
         return normalized
 
     def _missing(self, name: str, rdtype: str) -> DnsError:
-        if name in self._txt or name in self._addresses or is_localhost(name):
+        if name in self._txt or name in self._addresses or name in self._srv or is_localhost(name):
             return DnsError(FailureKind.DNS_NO_ANSWER, name, _display_type(rdtype))
         return DnsError(FailureKind.DNS_NXDOMAIN, name, _display_type(rdtype))
 

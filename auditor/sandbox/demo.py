@@ -64,7 +64,7 @@ async def audit_scenarios(
         world.settings(), resolver=world.zone.resolver(), transport=world.transport()
     ) as session:
         evidences = await asyncio.gather(
-            *(gather(a.handle, session=session, now=SANDBOX_NOW) for a in world.accounts)
+            *(gather(a.target, session=session, now=SANDBOX_NOW) for a in world.accounts)
         )
     results = []
     for account, evidence in zip(world.accounts, evidences, strict=True):

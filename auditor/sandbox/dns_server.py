@@ -10,6 +10,7 @@ real resolver, exactly as it would on the live network. This server gives it the
   character-strings (a TXT record's wire format), which resolvers join back;
 * A: the zone's IPv4 addresses; AAAA: its IPv6 ones (sandbox hosts have none, so AAAA answers
   NOERROR with no data, as for any known name asked a type it lacks);
+* SRV: the zone's SRV records (Matrix's ``_matrix-fed._tcp`` discovery), targets absolute;
 * a name in no table: NXDOMAIN (exactly as ``StaticResolver``: no empty non-terminals).
 
 It is authoritative (AA) and does not recurse. It is built with dnspython's message API (a
@@ -42,7 +43,7 @@ import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import dns.rrset
 
-from auditor.net.dns import normalize_name
+from auditor.net.dns import SrvTuple, normalize_name
 from auditor.sandbox.http_server import bind_error, require_loopback
 from auditor.sandbox.zone import Zone
 
@@ -209,10 +210,11 @@ class SandboxDnsServer:
         name = normalize_name(question.name.to_text())
         txt = self.zone.txt.get(name)  # the zone's keys are normalized (sandbox.zone.Names)
         addresses = self.zone.addresses.get(name)
-        if txt is None and addresses is None:
+        srv = self.zone.srv_records.get(name)
+        if txt is None and addresses is None and srv is None:
             response.set_rcode(dns.rcode.NXDOMAIN)
             return
-        records = _records(question.rdtype, txt or [], addresses or [])
+        records = _records(question.rdtype, txt or [], addresses or [], srv or [])
         if records:
             response.answer.append(dns.rrset.from_rdata_list(question.name, self.ttl, records))
 
@@ -278,12 +280,19 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
 
 def _records(
-    rdtype: dns.rdatatype.RdataType, txt: Sequence[str], addresses: Sequence[str]
+    rdtype: dns.rdatatype.RdataType,
+    txt: Sequence[str],
+    addresses: Sequence[str],
+    srv: Sequence[SrvTuple] = (),
 ) -> list[dns.rdata.Rdata]:
-    """The records of type ``rdtype`` among a name's TXT values and addresses."""
+    """The records of type ``rdtype`` among a name's TXT values, addresses and SRV records."""
     internet = dns.rdataclass.IN
     records: list[dns.rdata.Rdata] = []
-    if rdtype == dns.rdatatype.TXT:
+    if rdtype == dns.rdatatype.SRV:
+        for priority, weight, port, target in srv:
+            text = f"{priority} {weight} {port} {dns.name.from_text(target).to_text()}"
+            records.append(dns.rdata.from_text(internet, rdtype, text))
+    elif rdtype == dns.rdatatype.TXT:
         for value in txt:
             records.append(dns.rdtypes.ANY.TXT.TXT(internet, rdtype, txt_strings(value)))
     elif rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):

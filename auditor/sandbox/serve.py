@@ -19,7 +19,7 @@ zone, and a JSON *state file* saying how to reach them::
       "appviews": ["https://api.bsky.app", ...], "labelers": ["https://mod.bsky.app"],
       "pdses": ["https://bsky.social", ...],
       "accounts": [{"scenario": "pds-down", "handle": "judy.test", "did": "did:plc:...",
-                    "expected_band": "hybrid", "story": "..."}],
+                    "target": "judy.test", "expected_band": "hybrid", "story": "..."}],
       "check_args": ["--plc-url", "https://plc.directory", "--nameserver", "127.0.0.1:40053",
                      "--connect-to", "plc.directory=http://127.0.0.1:40080,...",
                      "--relay", "https://bsky.network", ..., "--allow-private"]
@@ -93,6 +93,8 @@ class AccountState(TypedDict):
     scenario: str
     handle: str
     did: str | None
+    target: str
+    """What to audit: the handle, or a fediverse/Matrix address (``@alice@mastodon.social``)."""
     expected_band: str | None
     story: str
 
@@ -263,6 +265,7 @@ def build_state(
                 scenario=a.scenario,
                 handle=a.handle,
                 did=a.did,
+                target=a.target,
                 expected_band=None if a.expected_band is None else str(a.expected_band.value),
                 story=a.story,
             )

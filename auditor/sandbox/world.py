@@ -15,6 +15,11 @@ Infrastructure (hosts and operators as on the live network; see ``auditor/data/o
 
 Users' own domains are ``<name>.test``. The operators' PLC rotation keys are seeded
 (:mod:`auditor.sandbox.keys`) and listed as sandbox rows in the attribution data.
+
+Fediverse instances (:mod:`auditor.sandbox.fediverse`) and Matrix homeservers
+(:mod:`auditor.sandbox.matrix`) are not infrastructure: scenarios add them when they need them
+(:meth:`World.fediverse_instance`, :meth:`World.add_homeserver`), so worlds without those
+scenarios, and the demo's goldens, are unchanged.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ from auditor.crypto import PrivateKey
 from auditor.models.report import Band
 from auditor.sandbox.appview import AppView, Labeler
 from auditor.sandbox.clock import SANDBOX_NOW, stamp
+from auditor.sandbox.fediverse import FediverseInstance
 from auditor.sandbox.http import Faults, Network, SandboxTransport, text_response
 from auditor.sandbox.identities import PlcIdentity
 from auditor.sandbox.keys import seeded_key
+from auditor.sandbox.matrix import Homeserver
 from auditor.sandbox.pds import Blob, HostedAccount, Pds
 from auditor.sandbox.plc_directory import PlcDirectory, mirror_of
 from auditor.sandbox.relay import Carriage, Relay
@@ -48,6 +55,9 @@ MICROCOSM_NET = Origin(64603, "SANDBOX-VPS - simulated VPS provider", "127.30.0.
 NORTHWIND_NET = Origin(64604, "SANDBOX-NORDIC - simulated regional host", "127.40.0.0/16")
 HOME = Origin(64605, "SANDBOX-HOME-ISP - simulated residential broadband", "127.50.0.0/16")
 HOSTILE = Origin(64606, "SANDBOX-BULLETPROOF - simulated hostile host", "127.60.0.0/16")
+COMMUNITY = Origin(64607, "SANDBOX-COMMUNITY - simulated community hosting", "127.70.0.0/16")
+CORPORATE = Origin(64608, "SANDBOX-CORP - simulated corporate network", "127.80.0.0/16")
+MANAGED = Origin(64609, "SANDBOX-MANAGED - simulated managed hosting provider", "127.90.0.0/16")
 
 BLUESKY_KEYS = ("bluesky/plc-rotation-0", "bluesky/plc-rotation-1")
 BLACKSKY_KEY = "blacksky/pds-rotation"
@@ -70,14 +80,18 @@ class AccountInfo:
 
     scenario: str
     handle: str
+    """The AT Protocol handle; for a fediverse or Matrix account, its address
+    (``alice@mastodon.social``, ``@gina:matrix.org``)."""
     did: str | None
-    """None for a scenario whose handle resolves to no DID."""
+    """None for a scenario whose handle resolves to no DID (and for non-AT accounts)."""
     expected_band: Band | None
     story: str
+    target_text: str | None = None
+    """What to audit when it is not the handle (``@alice@mastodon.social``)."""
 
     @property
     def target(self) -> str:
-        return self.handle
+        return self.target_text if self.target_text is not None else self.handle
 
 
 @dataclass
@@ -94,6 +108,8 @@ class World:
     labeler: Labeler = field(default_factory=lambda: Labeler("mod.bsky.app", did=BSKY_LABELER_DID))
     accounts: list[AccountInfo] = field(default_factory=list)
     web_documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fediverse: dict[str, FediverseInstance] = field(default_factory=dict)
+    homeservers: dict[str, Homeserver] = field(default_factory=dict)
     _sites: dict[str, StaticSite] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -139,6 +155,30 @@ class World:
         self.pdses[pds.hostname] = pds
         self.add_host(pds.hostname, pds.app(), origin)
         return pds
+
+    def fediverse_instance(
+        self, domain: str, origin: Origin, make: Callable[[], FediverseInstance]
+    ) -> FediverseInstance:
+        """The fediverse instance at ``domain``, made by ``make`` and served on first use (two
+        scenarios may put accounts on one instance)."""
+        domain = domain.lower()
+        if domain not in self.fediverse:
+            instance = make()
+            self.fediverse[domain] = instance
+            self.add_host(domain, instance.app(), origin)
+        return self.fediverse[domain]
+
+    def add_homeserver(
+        self, homeserver: Homeserver, hosts: Mapping[str, Iterable[str]], origin: Origin
+    ) -> Homeserver:
+        """Serve ``homeserver`` on ``hosts`` (host -> roles, see :mod:`auditor.sandbox.matrix`);
+        an existing homeserver of the same server name is returned instead."""
+        if homeserver.server_name in self.homeservers:
+            return self.homeservers[homeserver.server_name]
+        self.homeservers[homeserver.server_name] = homeserver
+        for host, roles in hosts.items():
+            self.add_host(host, homeserver.app(roles), origin)
+        return homeserver
 
     @property
     def bluesky_relays(self) -> list[Relay]:

@@ -1,4 +1,5 @@
-"""The sandbox's DNS: handle TXT records, host addresses, and network-origin (ASN) records.
+"""The sandbox's DNS: handle TXT records, host addresses, SRV records, and network-origin (ASN)
+records.
 
 Every sandbox host resolves to a loopback address (127.0.0.0/8), in process and over sockets
 alike, so nothing a sandbox audit does can leave the machine, and audits of it need
@@ -8,13 +9,19 @@ Origin records use Team Cymru's DNS format, the one public origin-lookup service
 plain DNS: ``<reversed IPv4>.origin.asn.cymru.com TXT "ASN | prefix | CC | registry | date"`` and
 ``AS<n>.asn.cymru.com TXT "ASN | CC | registry | date | name"``. Sandbox networks use private-use
 AS numbers (64512-65534) and say "sandbox" in their names.
+
+SRV records (RFC 2782) exist for Matrix server discovery (``_matrix-fed._tcp.<server name>``):
+:meth:`Zone.add_srv` adds them, :meth:`Zone.srv` reads them as ``(priority, weight, port,
+target)`` tuples, and both the DNS server and :meth:`Zone.resolver` answer SRV queries from them.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from auditor.net.dns import SrvTuple as SrvRecord
 from auditor.net.dns import StaticResolver, normalize_name
 
 CYMRU_ORIGIN = "origin.asn.cymru.com"
@@ -63,6 +70,30 @@ class Names(dict[str, list[str]]):
             self[name] = values
 
 
+class SrvNames(dict[str, list[SrvRecord]]):
+    """SRV records keyed by normalized name, as :class:`Names` keys TXT values."""
+
+    def __init__(self, entries: Mapping[str, Sequence[SrvRecord]] | None = None) -> None:
+        super().__init__()
+        for name, records in (entries or {}).items():
+            self[name] = list(records)
+
+    def __setitem__(self, name: str, values: list[SrvRecord]) -> None:
+        super().__setitem__(normalize_name(name), values)
+
+    def __getitem__(self, name: str) -> list[SrvRecord]:
+        return super().__getitem__(normalize_name(name))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(normalize_name(name))
+
+    def get(self, name: str, default: list[SrvRecord] | None = None) -> list[SrvRecord] | None:  # type: ignore[override]
+        return super().get(normalize_name(name), default)
+
+    def setdefault(self, name: str, default: list[SrvRecord]) -> list[SrvRecord]:
+        return super().setdefault(normalize_name(name), default)
+
+
 @dataclass
 class Zone:
     """Records by name; ``resolver()`` serves them in process, the DNS server over sockets."""
@@ -76,8 +107,28 @@ class Zone:
         self.addresses = (
             self.addresses if isinstance(self.addresses, Names) else Names(self.addresses)
         )
+        self.srv_records = (
+            self.srv_records
+            if isinstance(self.srv_records, SrvNames)
+            else SrvNames(self.srv_records)
+        )
 
     _next: dict[str, int] = field(default_factory=dict)
+    srv_records: SrvNames = field(default_factory=SrvNames)
+
+    def add_srv(self, name: str, priority: int, weight: int, port: int, target: str) -> None:
+        """Add an SRV record to ``name`` (e.g. ``_matrix-fed._tcp.hal.test``)."""
+        self.srv_records.setdefault(name, []).append(
+            (priority, weight, port, normalize_name(target))
+        )
+
+    def srv(self, name: str) -> list[SrvRecord]:
+        """The SRV records of ``name`` (empty when it has none)."""
+        return list(self.srv_records.get(name) or [])
+
+    def has_name(self, name: str) -> bool:
+        """Whether ``name`` has any record (a name with none is NXDOMAIN)."""
+        return name in self.txt or name in self.addresses or name in self.srv_records
 
     def add_txt(self, name: str, *values: str) -> None:
         self.txt.setdefault(name.lower(), []).extend(values)
@@ -107,5 +158,5 @@ class Zone:
         ]
 
     def resolver(self) -> StaticResolver:
-        """An in-process resolver answering from this zone."""
-        return StaticResolver(txt=self.txt, addresses=self.addresses)
+        """An in-process resolver answering from this zone (SRV included)."""
+        return StaticResolver(txt=self.txt, addresses=self.addresses, srv=self.srv_records)

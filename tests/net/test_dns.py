@@ -377,7 +377,7 @@ async def test_static_resolver_localhost() -> None:
 
 
 def test_static_resolver_rejects_unknown_failure_type() -> None:
-    with pytest.raises(ValueError, match="'TXT' or 'ADDR'"):
+    with pytest.raises(ValueError, match="'TXT', 'ADDR' or 'SRV'"):
         StaticResolver(failures={("x.test", "MX"): K.DNS_ERROR})
 
 
