@@ -56,6 +56,7 @@ def build_report(
         score=scores.score if scores else None,
         band=verdict.band if verdict else None,
         band_basis=verdict.basis if verdict else [],
+        control=verdict.control if verdict else [],
         dependencies=[] if evidence.unresolved_reason else dependencies(evidence),
         coverage=scores.coverage if scores else 0.0,
         unresolved_reason=evidence.unresolved_reason,

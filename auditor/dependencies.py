@@ -174,10 +174,12 @@ def _distribution(graph: _Graph, evidence: Evidence) -> None:
             graph.add(operator.operator_id, operator.label, "labeler", f"/labelers/{index}")
 
 
-def what_if(label: str, breaks: set[Capability]) -> str:
-    """The outage sentence: what the account could no longer, and still, do without ``label``."""
-    lost = [PHRASES[c] for c in Capability if c in breaks and c in OFFLINE]
-    kept = [PHRASES[c] for c in Capability if c not in breaks and c in OFFLINE]
+def what_if(label: str, breaks: set[Capability], relevant: frozenset[Capability] = OFFLINE) -> str:
+    """The outage sentence: what the account could no longer, and still, do without ``label``
+    (among the ``relevant`` capabilities: a Matrix account never could move, so moving is
+    neither lost nor kept there)."""
+    lost = [PHRASES[c] for c in Capability if c in breaks and c in relevant]
+    kept = [PHRASES[c] for c in Capability if c not in breaks and c in relevant]
     if not lost:
         return f"If {label} went offline tomorrow, this account could still do everything it does."
     sentence = f"If {label} went offline tomorrow, this account could no longer {_join(lost, 'or')}"
@@ -244,6 +246,8 @@ def dependencies(evidence: Evidence) -> list[Dependency]:
         _name(graph, evidence)
         _hosting(graph, evidence)
         _distribution(graph, evidence)
+    # A Matrix ID is bound to its server: no protocol moves it, so no party can break a move.
+    relevant = OFFLINE - {Capability.MOVE} if evidence.protocol == "matrix" else OFFLINE
     ordered = sorted(
         graph.parties.values(),
         key=lambda p: (p.id == control.USER, -len(p.breaks & OFFLINE), -len(p.breaks), p.label),
@@ -256,7 +260,7 @@ def dependencies(evidence: Evidence) -> list[Dependency]:
             roles=p.roles,
             can_break_alone=[c for c in Capability if c in p.breaks],
             single_point_of_failure=bool(p.breaks),
-            if_offline=what_if(p.label, p.breaks) if p.id != control.USER else "",
+            if_offline=what_if(p.label, p.breaks, relevant) if p.id != control.USER else "",
             evidence=p.evidence,
         )
         for p in ordered

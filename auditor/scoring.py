@@ -53,19 +53,18 @@ def _weighted_mean(pairs: Sequence[tuple[float, float]]) -> float | None:
 
 
 def effective_weights(model: Sequence[Check]) -> dict[str, float]:
-    """Each check's share of the whole model: category weight x its share within the category."""
-    per_category: dict[Category, float] = {}
+    """Each check's share of its network's whole model: category weight x its share within the
+    category (an account is scored against its own network's checks only)."""
+    per_category: dict[tuple[str, Category], float] = {}
     for check in model:
-        per_category[check.meta.category] = (
-            per_category.get(check.meta.category, 0.0) + check.meta.weight
-        )
-    return {
-        check.meta.id: CATEGORY_WEIGHTS[check.meta.category]
-        * (check.meta.weight / per_category[check.meta.category])
-        if per_category[check.meta.category] > 0
-        else 0.0
-        for check in model
-    }
+        key = (check.meta.protocol, check.meta.category)
+        per_category[key] = per_category.get(key, 0.0) + check.meta.weight
+    weights = {}
+    for check in model:
+        total = per_category[(check.meta.protocol, check.meta.category)]
+        share = check.meta.weight / total if total > 0 else 0.0
+        weights[check.meta.id] = CATEGORY_WEIGHTS[check.meta.category] * share
+    return weights
 
 
 def score_results(results: Sequence[CheckResult], model: Sequence[Check]) -> Scores:

@@ -32,7 +32,7 @@ from auditor.fediverse.account import view_of as fediverse_view
 from auditor.matrix import control as matrix_control
 from auditor.matrix.account import view_of as matrix_view
 from auditor.models.evidence import DidDocumentFetch, Evidence
-from auditor.models.report import SCORED_STATUSES, Band, CheckResult, Status
+from auditor.models.report import SCORED_STATUSES, Band, CheckResult, LayerControl, Status
 
 LAYER_CHECKS: Mapping[str, str] = {
     "identity": "rotation-key-custody",
@@ -65,6 +65,7 @@ MATRIX_LAYER_CHECKS: Mapping[str, str] = {
 class Verdict:
     band: Band
     basis: list[str]
+    control: list[LayerControl]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +121,27 @@ def gate(evidence: Evidence, results: list[CheckResult]) -> Verdict:
         f"{layer}: {c.label} ({c.reason})" if c else f"{layer}: unknown"
         for layer, c in layers.items()
     ]
+    who = [
+        LayerControl(
+            layer=layer,
+            label=c.label if c else "unknown",
+            yours=c.is_user if c else None,
+            reason=c.reason if c else "",
+        )
+        for layer, c in layers.items()
+    ]
     if carriers is not None:
         basis.append(f"distribution: {reading.distribution}")
+        yours = set(carriers) == {control.USER} if carriers else False
+        who.append(LayerControl(layer="distribution", label=reading.distribution, yours=yours))
+
+    def verdict(band: Band, headline: str) -> Verdict:
+        return Verdict(band, [headline, *basis], who)
 
     third_party = _single_party(layers, carriers)
     if third_party is not None and {"identity", "name", "hosting"} <= set(layers):
         label = next(c.label for c in layers.values() if c is not None)
-        return Verdict(Band.CENTRALIZED, [f"{label} controls every layer judged", *basis])
+        return verdict(Band.CENTRALIZED, f"{label} controls every layer judged")
 
     missing = []
     for layer in ("identity", "name"):
@@ -137,8 +152,8 @@ def gate(evidence: Evidence, results: list[CheckResult]) -> Verdict:
             missing.append(f"{controller.label} controls the {layer}")
     missing.extend(reading.gaps)
     if not missing:
-        return Verdict(Band.DECENTRALIZED, ["no single third party controls the account", *basis])
-    return Verdict(Band.HYBRID, [f"not decentralized: {'; '.join(missing)}", *basis])
+        return verdict(Band.DECENTRALIZED, "no single third party controls the account")
+    return verdict(Band.HYBRID, f"not decentralized: {'; '.join(missing)}")
 
 
 # --- AT Protocol ---------------------------------------------------------------------------------

@@ -16,7 +16,15 @@ import pytest
 
 from auditor.models.report import Report
 from auditor.render import OutputFormat, render
-from auditor.sandbox.demo import SUFFIXES, DemoResult, audit_scenarios, default_scenarios
+from auditor.render.compare import render_comparison
+from auditor.sandbox.demo import (
+    COMPARISON_NAME,
+    SUFFIXES,
+    DemoResult,
+    audit_scenarios,
+    comparison,
+    default_scenarios,
+)
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_reports"
 
@@ -42,8 +50,24 @@ def test_golden(
     _compare(SAMPLES / f"{scenario}.{SUFFIXES[fmt]}", render(report, fmt), update_goldens)
 
 
+@pytest.mark.parametrize("fmt", list(OutputFormat), ids=[f.value for f in OutputFormat])
+def test_golden_comparison(
+    results: dict[str, DemoResult], fmt: OutputFormat, update_goldens: bool
+) -> None:
+    compared = comparison(list(results.values()))
+    assert compared is not None
+    assert [r.target for r in compared.reports] == [
+        "alice.bsky.social",
+        "@alice@mastodon.social",
+        "@alice:matrix.org",
+    ]
+    text = render_comparison(compared, fmt)
+    _compare(SAMPLES / f"{COMPARISON_NAME}.{SUFFIXES[fmt]}", text, update_goldens)
+
+
 def test_no_stale_sample_files() -> None:
     expected = {f"{s}.{suffix}" for s in default_scenarios() for suffix in SUFFIXES.values()}
+    expected |= {f"{COMPARISON_NAME}.{suffix}" for suffix in SUFFIXES.values()}
     present = {p.name for p in SAMPLES.iterdir()} - {"report.schema.json", "README.md"}
     assert present == expected
 

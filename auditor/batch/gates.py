@@ -77,9 +77,17 @@ def account_failures(
     return problems
 
 
-def _pds(summary: Mapping[str, Any]) -> Mapping[str, Any]:
-    layer = (summary.get("layers") or {}).get("pds_operator")
-    return layer if isinstance(layer, dict) else {}
+def hosting_layer(summary: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """The layer the ecosystem gates read, and its name for messages: ``hosting_operator`` (every
+    network's accounts) in a batch summary, ``pds_operator`` in a census (and in batch summaries
+    written before other networks were counted)."""
+    layers = summary.get("layers") or {}
+    for name, label in (("hosting_operator", "hosting-operator"), ("pds_operator", "PDS-operator")):
+        layer = layers.get(name)
+        if isinstance(layer, dict):
+            return label, layer
+    return "PDS-operator", {}
+
 
 
 def _needed_50(layer: Mapping[str, Any]) -> int | None:
@@ -102,17 +110,17 @@ def ecosystem_failures(
     min_operators_for_50: int | None = None,
     baseline: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Why the batch fails the ecosystem gates (PDS-operator layer), and regressions."""
+    """Why the batch fails the ecosystem gates (the hosting layer), and regressions."""
     problems = []
-    pds = _pds(summary)
+    label, pds = hosting_layer(summary)
     hhi = pds.get("hhi_points")
     if max_hhi is not None and isinstance(hhi, int | float) and hhi > max_hhi:
-        problems.append(f"PDS-operator HHI is {hhi:g}, above --max-hhi {max_hhi:g}")
+        problems.append(f"{label} HHI is {hhi:g}, above --max-hhi {max_hhi:g}")
     needed = _needed_50(pds)
     if min_operators_for_50 is not None and needed is not None and needed < min_operators_for_50:
         problems.append(
-            f"{needed} PDS operator(s) hold half the accounts, fewer than --min-operators-for-50 "
-            f"{min_operators_for_50}"
+            f"{needed} {label.replace('-', ' ')}(s) hold half the accounts, fewer than "
+            f"--min-operators-for-50 {min_operators_for_50}"
         )
     if baseline is not None:
         problems.extend(regressions(summary, baseline))
@@ -122,7 +130,7 @@ def ecosystem_failures(
 def regressions(summary: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[str]:
     """Metrics that moved the wrong way, beyond :data:`REGRESSION_TOLERANCE`."""
     found = []
-    now_pds, then_pds = _pds(summary), _pds(baseline)
+    now_pds, then_pds = hosting_layer(summary)[1], hosting_layer(baseline)[1]
     pairs: list[tuple[str, float | None, float | None, int]] = [
         ("hhi", _num(now_pds.get("hhi_points")), _num(then_pds.get("hhi_points")), +1),
         ("operators_for_50", _num(_needed_50(now_pds)), _num(_needed_50(then_pds)), -1),

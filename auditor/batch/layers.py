@@ -12,6 +12,9 @@ from typing import Any
 from auditor.attribution import attribute_host
 
 LAYERS = (
+    "network",
+    "hosting_operator",
+    "name_domain",
     "pds_operator",
     "relay_operators",
     "appview_operators",
@@ -21,10 +24,24 @@ LAYERS = (
     "custody",
     "band",
 )
-"""Every layer measured. ``relay_operators`` and ``appview_operators`` count one entry per
-operator that carries (indexes) the account, so their shares are shares of carriage."""
+"""Every layer measured. ``network``, ``hosting_operator`` (PDS, fediverse server or Matrix
+homeserver) and ``name_domain`` (the name on the holder's own domain or an operator's) count
+accounts of every network; the others are AT Protocol's own. ``relay_operators`` and
+``appview_operators`` count one entry per operator that carries (indexes) the account, so their
+shares are shares of carriage."""
 
-CRITICAL = ("pds_operator", "relay_operators", "appview_operators", "identity_directory")
+CRITICAL = ("hosting_operator", "relay_operators", "appview_operators", "identity_directory")
+"""(For AT Protocol accounts ``hosting_operator`` is ``pds_operator``, so an AT-only batch's
+Nakamoto coefficient is what it was before other networks were counted.)"""
+
+HOSTING_CHECK = {
+    "atproto": "pds-operator",
+    "activitypub": "fediverse-instance-operator",
+    "matrix": "matrix-homeserver-operator",
+}
+"""The check whose ``data.operator`` names each network's hosting operator."""
+NAME_CHECK = {"activitypub": "fediverse-name-domain", "matrix": "matrix-name-domain"}
+OWN_DOMAIN, OPERATOR_DOMAIN = "the holder's own domain", "an operator's domain"
 """The layers an account cannot do without: the Nakamoto coefficient is their minimum."""
 
 
@@ -54,9 +71,29 @@ def _custody(report: Mapping[str, Any]) -> str | None:
     return "PDS key (presumed)" if top.get("host_key") else "held apart from operators"
 
 
+def _name_domain(report: Mapping[str, Any], network: str) -> str | None:
+    if network in NAME_CHECK:
+        controller = _data(report, NAME_CHECK[network]).get("controller")
+        if not isinstance(controller, str):
+            return None
+        return OWN_DOMAIN if controller == "you" else OPERATOR_DOMAIN
+    domain = _data(report, "handle-domain").get("domain_type")
+    if not isinstance(domain, str) or domain == "none":
+        return None
+    return OWN_DOMAIN if domain == "custom_domain" else OPERATOR_DOMAIN
+
+
 def account_layers(report: Mapping[str, Any]) -> dict[str, list[str]]:
     """The account's value(s) on each layer it could be judged on (absent layers are skipped)."""
     layers: dict[str, list[str]] = {}
+    network = report.get("protocol") or "atproto"  # reports before schema 1.1 are AT Protocol's
+    layers["network"] = [str(network)]
+    hosting = _data(report, HOSTING_CHECK.get(network, "pds-operator"))
+    if isinstance(hosting.get("operator"), str):
+        layers["hosting_operator"] = [hosting["operator"]]
+    name = _name_domain(report, network)
+    if name:
+        layers["name_domain"] = [name]
     pds = _data(report, "pds-operator")
     if isinstance(pds.get("operator"), str):
         layers["pds_operator"] = [pds["operator"]]

@@ -15,6 +15,9 @@ from auditor.render.markdown import prose
 from auditor.render.text import inert
 
 LAYER_TITLES = {
+    "network": "Network",
+    "hosting_operator": "Hosting operator (PDS, fediverse server, Matrix homeserver)",
+    "name_domain": "Name on",
     "pds_operator": "PDS operator",
     "relay_operators": "Relay operators carrying accounts",
     "appview_operators": "AppView operators indexing accounts",

@@ -21,8 +21,9 @@ from auditor.scoring import SCORING_VERSION
 
 SUMMARY_VERSION = "1.0"
 COUNTED = (
-    "accounts audited (DIDs), not active users; an account counts once per layer, except relay "
-    "and AppView operators, which count once per operator carrying or indexing it"
+    "accounts audited (DIDs, fediverse addresses, Matrix IDs), not active users; an account "
+    "counts once per layer, except relay and AppView operators, which count once per operator "
+    "carrying or indexing it"
 )
 
 
@@ -43,12 +44,12 @@ class Tally:
 
     def add(self, report: dict[str, Any]) -> bool:
         """Count one report; ``False`` when its account was already counted."""
-        did = report.get("did")
-        if isinstance(did, str):
-            if did in self.dids:  # a handle and a DID (or two handles) named one account
+        account = report.get("did") or report.get("account")
+        if isinstance(account, str):
+            if account in self.dids:  # a handle and a DID (or two handles) named one account
                 self.same_account += 1
                 return False
-            self.dids.add(did)
+            self.dids.add(account)
         self.audited += 1
         self.sandbox = self.sandbox or bool(report.get("sandbox"))
         self.scoring_versions[str(report.get("scoring_version"))] += 1

@@ -13,8 +13,9 @@ from auditor.syntax import Target, TargetSyntaxError, parse_target
 
 
 def target_key(target: Target) -> str:
-    """What makes two targets the same account request: the DID or the normalised handle."""
-    return target.did or target.handle or target.raw
+    """What makes two targets the same account request: the DID, the normalised handle, or the
+    fediverse address / Matrix ID."""
+    return target.did or target.handle or target.account or target.raw
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from auditor import __version__
-from auditor.cli import audit, batch, census, explain, history, sandbox
+from auditor.cli import audit, batch, census, compare, explain, history, sandbox
 
 app = typer.Typer(
     name="decaudit",
@@ -49,6 +49,7 @@ def _root(
 
 app.command()(audit.check)
 app.command()(audit.render)
+app.command()(compare.compare)
 app.command(name="checks")(audit.list_checks)
 app.command()(audit.schema)
 app.command()(explain.explain)

@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 TargetArg = Annotated[
     str,
     typer.Argument(
-        help="A handle (alice.bsky.social), a DID, an at:// URI or a bsky.app profile URL."
+        help="A handle (alice.bsky.social), a DID, an at:// URI or a bsky.app profile URL; a "
+        "fediverse account (@alice@mastodon.social, acct:, a profile URL); a Matrix ID "
+        "(@alice:matrix.org)."
     ),
 ]
 
@@ -172,11 +174,16 @@ def list_checks(verbose: VerboseOpt = False) -> None:
 
     available, _ = choose_checks(None, None)
     shares = effective_weights(available.checks)
-    table = Table("id", "category", "weight", "share", "title", box=None, pad_edge=False)
+    table = Table("id", "network", "category", "weight", "share", "title", box=None, pad_edge=False)
     for item in available.checks:
         meta = item.meta
         table.add_row(
-            meta.id, meta.category.value, f"{meta.weight:g}", f"{shares[meta.id]:.0%}", meta.title
+            meta.id,
+            meta.protocol,
+            meta.category.value,
+            f"{meta.weight:g}",
+            f"{shares[meta.id]:.0%}",
+            meta.title,
         )
     console = Console()
     console.print(table)

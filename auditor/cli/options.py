@@ -139,11 +139,11 @@ Require = Annotated[
 ]
 
 MaxHhi = Annotated[
-    float | None, typer.Option("--max-hhi", help="Gate: PDS-operator HHI (x10,000) at most.")
+    float | None, typer.Option("--max-hhi", help="Gate: hosting-operator HHI (x10,000) at most.")
 ]
 MinOperatorsFor50 = Annotated[
     int | None,
-    typer.Option("--min-operators-for-50", help="Gate: PDS operators needed for 50% at least."),
+    typer.Option("--min-operators-for-50", help="Gate: hosting operators needed for 50% at least."),
 ]
 Baseline = Annotated[
     Path | None,

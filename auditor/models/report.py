@@ -106,6 +106,18 @@ class Dependency(Model):
     """JSON Pointers into ``evidence`` behind it."""
 
 
+class LayerControl(Model):
+    """Who controls one layer the band was decided on (the structured form of ``band_basis``)."""
+
+    layer: str
+    """``identity``, ``name``, ``hosting`` or ``distribution``."""
+    label: str
+    """Who: "you", an operator's name, or (distribution) who carries the account."""
+    yours: bool | None
+    """The account holder controls it (None: could not be said)."""
+    reason: str = ""
+
+
 class Finding(Model):
     """One observation behind a check's verdict."""
 
@@ -182,6 +194,8 @@ class Report(Model):
     target could not be resolved."""
     band_basis: list[str] = []
     """Why this band: the gate that decided it, then who controls each layer judged."""
+    control: list[LayerControl] = []
+    """Who controls each layer judged, as data (what ``band_basis`` says in words)."""
     dependencies: list[Dependency] = []
     """Every party the account depends on, single points of failure first."""
     coverage: float

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from auditor.api import gather, rescore
+from auditor.compare import Comparison, comparison_of
 from auditor.models.evidence import Evidence
 from auditor.models.report import Band, Report
 from auditor.render import OutputFormat, render
+from auditor.render.compare import render_comparison
 from auditor.sandbox.clock import SANDBOX_NOW
 from auditor.sandbox.scenarios import SCENARIOS, build_world
 from auditor.session import Session
@@ -27,6 +29,9 @@ SUFFIXES = {
     OutputFormat.MD: "md",
 }
 TIMING_KEYS = frozenset({"elapsed_ms", "duration_ms", "seconds"})
+COMPARED = ("bsky-default", "fedi-flagship", "matrix-flagship")
+"""One person (alice) on the three networks: ``compare-alice.*`` lines them up."""
+COMPARISON_NAME = "compare-alice"
 
 
 @dataclass(frozen=True)
@@ -73,13 +78,28 @@ async def audit_scenarios(
     return results
 
 
+def comparison(results: Sequence[DemoResult]) -> Comparison | None:
+    """alice's accounts on the three networks side by side, when all three were audited."""
+    by_id = {r.scenario: r.report for r in results}
+    if not all(scenario in by_id for scenario in COMPARED):
+        return None
+    return comparison_of([by_id[scenario] for scenario in COMPARED])
+
+
 def write_reports(results: Sequence[DemoResult], out: Path) -> list[Path]:
-    """Each report as JSON, HTML and text under ``out``; returns the files written."""
+    """Each report in every format under ``out``, and the three-network comparison; returns the
+    files written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for result in results:
         for fmt, suffix in SUFFIXES.items():
             path = out / f"{result.scenario}.{suffix}"
             path.write_text(render(result.report, fmt), encoding="utf-8")
+            written.append(path)
+    compared = comparison(results)
+    if compared is not None:
+        for fmt, suffix in SUFFIXES.items():
+            path = out / f"{COMPARISON_NAME}.{suffix}"
+            path.write_text(render_comparison(compared, fmt), encoding="utf-8")
             written.append(path)
     return written

@@ -12,7 +12,7 @@ the real software does (Mastodon's controllers and serializers are the reference
   charset=utf-8``) when the request's Accept names ``application/activity+json``,
   ``application/ld+json`` or ``application/json``; otherwise a 301 to the HTML profile ``/@<name>``
   (Mastodon's ``redirect_with_vary``), which answers ``text/html``. ``/@<name>`` with an
-  ActivityPub Accept answers the actor too. Its ``publicKey`` is a real RSA key, seeded.
+  ActivityPub Accept answers the actor too. Its ``publicKey`` is a real (fixed) RSA key.
 * ``outbox``, ``followers`` and ``following``: OrderedCollections with ``totalItems``.
 * NodeInfo 2.0 (``/.well-known/nodeinfo`` then ``/nodeinfo/2.0``), ``/api/v2/instance`` and
   ``/api/v1/instance/peers`` (Mastodon's REST API).
@@ -28,18 +28,12 @@ the setting is off.
 
 from __future__ import annotations
 
-import hashlib
-import math
-import random
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from html import escape
 from urllib.parse import urlsplit
 
 import httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from auditor.sandbox.clock import days_ago
 from auditor.sandbox.http import App, json_response, param
@@ -70,56 +64,21 @@ _EXTENSIONS = {
 }
 
 
-# --- seeded RSA keys ---------------------------------------------------------------------------
+# --- the actors' public key ----------------------------------------------------------------------
 
-
-def _is_probable_prime(n: int, rng: random.Random, rounds: int = 8) -> bool:
-    for small in _SMALL_PRIMES:
-        if n % small == 0:
-            return n == small
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d, s = d // 2, s + 1
-    for _ in range(rounds):
-        x = pow(rng.randrange(2, n - 1), d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = pow(x, 2, n)
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
-
-
-_SMALL_PRIMES = [p for p in range(3, 2000, 2) if all(p % q for q in range(3, math.isqrt(p) + 1, 2))]
-
-
-def _prime(rng: random.Random, bits: int) -> int:
-    while True:
-        candidate = rng.getrandbits(bits) | (3 << (bits - 2)) | 1  # top two bits: n has 2*bits
-        if _is_probable_prime(candidate, rng):
-            return candidate
-
-
-@cache
-def seeded_rsa_public_pem(label: str, bits: int = 2048) -> str:
-    """A real RSA public key (SubjectPublicKeyInfo PEM, as Mastodon publishes) derived from
-    ``label``: the same label always gives the same key. Sandbox data only (the seed is public).
-    """
-    seed = hashlib.sha256(f"decaudit-sandbox-key/rsa/{label}".encode()).digest()
-    rng = random.Random(seed)
-    exponent = 65537
-    while True:
-        p, q = _prime(rng, bits // 2), _prime(rng, bits // 2)
-        if p != q and math.gcd(exponent, (p - 1) * (q - 1)) == 1:
-            break
-    key = rsa.RSAPublicNumbers(exponent, p * q).public_key()
-    pem = key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return pem.decode("ascii")
+SANDBOX_RSA_PUBLIC_PEM = """-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAxrDUPySM7vkzkFKP0shQ
+0EZy5AR2qdzsPBrMmpKkw2agt8Ps6GXtaaom02jlYe7eUiM4mODQlKEtxQKUhHpH
+gDJT53YjVOxIR1C5SVikyS6NRpbjie/sHdNhmOOk7rI28OIBTJTVrwFqEcNz1srP
+BRdXCG58i4un5bNrs/GHvoTPu+E2aXoIYhZvgWB/mwkSOIlllhVDUJwQ7CyY/cfP
+s3vmrEz2ipd2yDh2zbJWnH4AH8r7rVDz6V2VBWtNCLkTLVD3Rj2sHU6LNTdGB+Wq
+blbk7iG//S+XGZqsZjUpyKbOdXtRKbf4dgjiU7Hz/gFwUml+jcXTcn2kiS3vy46i
+0wIDAQAB
+-----END PUBLIC KEY-----
+"""
+"""A real RSA public key (SubjectPublicKeyInfo PEM, as Mastodon publishes), the same for every
+sandbox actor: decaudit reads that an actor publishes a key, it never verifies an HTTP signature
+with it, so one fixed key keeps the goldens byte-stable without generating primes."""
 
 
 # --- accounts and instances --------------------------------------------------------------------
@@ -233,7 +192,7 @@ class FediverseInstance:
             "publicKey": {
                 "id": f"{actor_id}#main-key",
                 "owner": actor_id,
-                "publicKeyPem": seeded_rsa_public_pem(f"{self.domain}/{account.username}"),
+                "publicKeyPem": SANDBOX_RSA_PUBLIC_PEM,
             },
             "tag": [],
             "attachment": [],

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -44,6 +43,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from auditor.matrix.keys import canonical_json
 from auditor.sandbox.clock import SANDBOX_NOW
 from auditor.sandbox.http import App, json_response
 
@@ -63,13 +63,6 @@ _CORS: Final = {
     "access-control-allow-methods": "GET, HEAD, POST, PUT, DELETE, OPTIONS",
     "access-control-allow-headers": "X-Requested-With, Content-Type, Authorization, Date",
 }
-
-
-def canonical_json(value: Any) -> bytes:
-    """Matrix canonical JSON: keys sorted, no insignificant whitespace, UTF-8 (not escaped)."""
-    return json.dumps(
-        value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
-    ).encode("utf-8")
 
 
 def unpadded_base64(data: bytes) -> str:

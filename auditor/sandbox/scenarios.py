@@ -698,8 +698,8 @@ def matrix_flagship(world: World, scenario: Scenario) -> AccountInfo:
         },
         CLOUD,
     )
-    homeserver.add(MatrixUser("gina", "Gina", "mxc://matrix.org/GinaAvatarSandbox"))
-    return _non_at(scenario, "@gina:matrix.org", "@gina:matrix.org")
+    homeserver.add(MatrixUser("alice", "Alice", "mxc://matrix.org/AliceAvatarSandbox"))
+    return _non_at(scenario, "@alice:matrix.org", "@alice:matrix.org")
 
 
 def matrix_own_domain(world: World, scenario: Scenario) -> AccountInfo:

@@ -81,7 +81,7 @@ class AccountInfo:
     scenario: str
     handle: str
     """The AT Protocol handle; for a fediverse or Matrix account, its address
-    (``alice@mastodon.social``, ``@gina:matrix.org``)."""
+    (``alice@mastodon.social``, ``@alice:matrix.org``)."""
     did: str | None
     """None for a scenario whose handle resolves to no DID (and for non-AT accounts)."""
     expected_band: Band | None

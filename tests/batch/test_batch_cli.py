@@ -100,7 +100,7 @@ def test_a_batch_summarises_gates_and_exits_by_the_rules(
         "--require", "rotation-key-custody=pass", *network_args(served),
     )  # fmt: skip
     assert gated.exit_code == 1
-    assert "gate failed: PDS-operator HHI is" in gated.stderr
+    assert "gate failed: hosting-operator HHI is" in gated.stderr
     assert "rotation-key-custody is fail, required rotation-key-custody=pass" in gated.stderr
     assert "Accounts audited: 10" in gated.stdout  # resumed: nothing audited twice
     assert len(out.read_text(encoding="utf-8").splitlines()) == 10
@@ -137,7 +137,7 @@ def test_markdown_html_badge_diff_and_history(served: dict[str, Any], tmp_path: 
     assert result.stdout.startswith("## decaudit batch summary")
     assert "| PDS operator |" in result.stdout
     badge = json.loads((tmp_path / "badge.json").read_text(encoding="utf-8"))
-    assert badge["schemaVersion"] == 1 and badge["label"] == "PDS concentration"
+    assert badge["schemaVersion"] == 1 and badge["label"] == "hosting concentration"
     more = write_targets(tmp_path / "more.txt", handles(served)[:12])
     invoke("batch", str(more), "-o", str(out), "--summary", str(second), *network_args(served))
     diffed = invoke("diff", str(first), str(second))

@@ -11,13 +11,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from auditor.attribution import attribute_host
 from auditor.models.report import Band
 from auditor.sandbox.demo import default_scenarios
-from auditor.sandbox.fediverse import seeded_rsa_public_pem
+from auditor.sandbox.fediverse import SANDBOX_RSA_PUBLIC_PEM
 from auditor.sandbox.scenarios import build_world
 from auditor.sandbox.world import World
 
@@ -268,12 +269,12 @@ async def test_moved_account(client: httpx.AsyncClient) -> None:
     assert old["movedTo"] == "https://kith.test/users/erin" == new["id"]
     assert new["alsoKnownAs"] == ["https://mastodon.social/users/erin"] == [old["id"]]
     assert finger.status_code == 200  # a moved account still answers WebFinger
-    assert old["publicKey"]["publicKeyPem"] != new["publicKey"]["publicKeyPem"]
+    assert old["publicKey"]["owner"] == old["id"] and new["publicKey"]["owner"] == new["id"]
 
 
-def test_rsa_keys_are_seeded() -> None:
-    assert seeded_rsa_public_pem("a/b") == seeded_rsa_public_pem("a/b")
-    assert seeded_rsa_public_pem("a/b") != seeded_rsa_public_pem("a/c")
+def test_the_actor_key_is_a_real_rsa_public_key() -> None:
+    key = serialization.load_pem_public_key(SANDBOX_RSA_PUBLIC_PEM.encode())
+    assert isinstance(key, rsa.RSAPublicKey) and key.key_size == 2048
 
 
 # --- NodeInfo and the instance API ---------------------------------------------------------------

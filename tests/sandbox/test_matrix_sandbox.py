@@ -71,7 +71,7 @@ def verify_server_keys(body: dict[str, Any]) -> None:
 def test_scenario_targets_and_bands(world: World) -> None:
     found = {a.scenario: (a.handle, a.did, a.target, a.expected_band) for a in world.accounts}
     assert found == {
-        "matrix-flagship": ("@gina:matrix.org", None, "@gina:matrix.org", Band.HYBRID),
+        "matrix-flagship": ("@alice:matrix.org", None, "@alice:matrix.org", Band.HYBRID),
         "matrix-own-domain": ("@hal:hal.test", None, "@hal:hal.test", Band.DECENTRALIZED),
         "matrix-delegated": ("@ivy:ivy.test", None, "@ivy:ivy.test", Band.HYBRID),
         "matrix-non-federating": ("@jo:corp.test", None, "@jo:corp.test", Band.CENTRALIZED),
@@ -227,7 +227,7 @@ async def test_authenticated_federation_endpoints_want_a_signature(
     async with client:
         response = await client.get(
             "https://matrix-federation.matrix.org/_matrix/federation/v1/query/profile",
-            params={"user_id": "@gina:matrix.org"},
+            params={"user_id": "@alice:matrix.org"},
         )
         unknown = await client.get("https://matrix-federation.matrix.org/_matrix/federation/v9/x")
     assert response.status_code == 401
@@ -253,19 +253,19 @@ async def test_client_api(client: httpx.AsyncClient) -> None:
     async with client:
         versions = await client.get(f"{base}/versions")
         login = await client.get(f"{base}/v3/login")
-        encoded = await client.get(f"{base}/v3/profile/%40gina%3Amatrix.org")
-        plain = await client.get(f"{base}/v3/profile/@gina:matrix.org")
-        name = await client.get(f"{base}/v3/profile/%40gina%3Amatrix.org/displayname")
+        encoded = await client.get(f"{base}/v3/profile/%40alice%3Amatrix.org")
+        plain = await client.get(f"{base}/v3/profile/@alice:matrix.org")
+        name = await client.get(f"{base}/v3/profile/%40alice%3Amatrix.org/displayname")
         missing = await client.get(f"{base}/v3/profile/%40nobody%3Amatrix.org")
         remote = await client.get(f"{base}/v3/profile/%40hal%3Ahal.test")
-        invalid = await client.get(f"{base}/v3/profile/gina")
+        invalid = await client.get(f"{base}/v3/profile/alice")
         unknown = await client.get(f"{base}/v3/nowhere")
     assert versions.json() == {"versions": ["v1.11", "v1.12"], "unstable_features": {}}
     assert versions.headers["content-type"] == "application/json"
     assert login.json() == {"flows": [{"type": "m.login.password"}]}
-    expected = {"displayname": "Gina", "avatar_url": "mxc://matrix.org/GinaAvatarSandbox"}
+    expected = {"displayname": "Alice", "avatar_url": "mxc://matrix.org/AliceAvatarSandbox"}
     assert encoded.json() == plain.json() == expected
-    assert name.json() == {"displayname": "Gina"}
+    assert name.json() == {"displayname": "Alice"}
     for response in (missing, remote):
         assert response.status_code == 404
         assert response.json() == {"errcode": "M_NOT_FOUND", "error": "Profile was not found"}
