@@ -24,7 +24,7 @@ from auditor.models.report import (
     Status,
 )
 
-SCORING_VERSION = "0.3"
+SCORING_VERSION = "0.4"
 
 CATEGORY_WEIGHTS: dict[Category, float] = {
     Category.IDENTITY: 0.30,

@@ -190,8 +190,6 @@ def _audit(world: World, target: str) -> tuple[Evidence, Report]:
     return evidence, rescore(evidence)
 
 
-
-
 def _host(world: World, host: str, answer: Callable[[httpx.Request], httpx.Response]) -> None:
     async def app(request: httpx.Request) -> httpx.Response:
         return answer(request)
@@ -392,3 +390,59 @@ def test_an_audit_runs_only_its_networks_checks(target: str, checks: str) -> Non
     if not checks:
         assert not any(i.startswith(("fediverse-", "matrix-")) for i in ids)
     assert report.coverage == 1.0
+
+
+def test_evidence_of_version_1_0_still_loads_as_at_protocol() -> None:
+    world = build_world(["bsky-default"])
+    evidence, report = _audit(world, "alice.bsky.social")
+    old = evidence.model_dump(mode="json")
+    for added in ("protocol", "account", "fediverse", "matrix"):
+        del old[added]
+    old["evidence_version"] = "1.0"
+    again = rescore(Evidence.model_validate(old))
+    assert again.protocol == "atproto" and again.band == report.band == "centralized"
+    assert [c.id for c in again.checks] == [c.id for c in report.checks]
+
+
+def test_a_custom_domain_confirmed_by_the_actors_server() -> None:
+    """dana.test's WebFinger names an actor on a provider; the provider's own WebFinger for that
+    actor answers with dana@dana.test as subject (Mastodon's LOCAL_DOMAIN/WEB_DOMAIN split)."""
+    world = World()
+    actor_url = "https://social.host.test/users/dana"
+    jrd_type = {"content-type": "application/jrd+json"}
+
+    def finger(subject: str) -> httpx.Response:
+        body = {"subject": subject, "links": [{"rel": "self", "type": AP, "href": actor_url}]}
+        return httpx.Response(200, content=json.dumps(body).encode(), headers=jrd_type)
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/.well-known/webfinger":
+            assert request.url.params["resource"] == "acct:dana@social.host.test"
+            return finger("acct:dana@dana.test")
+        if path == "/users/dana":
+            actor = {"id": actor_url, "type": "Person", "preferredUsername": "dana"}
+            return httpx.Response(
+                200, content=json.dumps(actor).encode(), headers={"content-type": AP}
+            )
+        if path == "/api/v1/instance/peers":
+            return httpx.Response(200, content=b'["a.test", "b.test"]', headers=jrd_type)
+        return httpx.Response(404)
+
+    _host(world, "dana.test", lambda r: finger("acct:dana@dana.test"))
+    _host(world, "social.host.test", provider)
+    evidence, report = _audit(world, "@dana@dana.test")
+    assert isinstance(_fediverse(evidence).server_webfinger, JsonAnswer)
+    control = {c.layer: (c.label, c.yours) for c in report.control}
+    assert control["name"] == ("you", True)
+    assert control["identity"] == ("host.test", False)  # the actor's URL is the provider's
+    assert report.band is not None and report.band.value == "hybrid"
+    discovery = next(c for c in report.checks if c.id == "fediverse-discovery")
+    assert discovery.data["custom_domain"] is True
+
+    # The same provider, asked about an address it does not serve, does not confirm it.
+    world = World()
+    _host(world, "dana.test", lambda r: finger("acct:dana@dana.test"))
+    _host(world, "social.host.test", provider)
+    _, report = _audit(world, "@someone@dana.test")
+    assert report.band is None

@@ -174,19 +174,28 @@ def list_checks(verbose: VerboseOpt = False) -> None:
 
     available, _ = choose_checks(None, None)
     shares = effective_weights(available.checks)
-    table = Table("id", "network", "category", "weight", "share", "title", box=None, pad_edge=False)
-    for item in available.checks:
-        meta = item.meta
-        table.add_row(
-            meta.id,
-            meta.protocol,
-            meta.category.value,
-            f"{meta.weight:g}",
-            f"{shares[meta.id]:.0%}",
-            meta.title,
-        )
+    widest = max(len(item.meta.id) for item in available.checks)
+    titles = {
+        "atproto": "AT Protocol",
+        "activitypub": "Fediverse (ActivityPub)",
+        "matrix": "Matrix",
+    }
+    tables = []
+    for network in dict.fromkeys(item.meta.protocol for item in available.checks):
+        table = Table(title=titles.get(network, network), title_justify="left", box=None)
+        table.add_column("id", no_wrap=True, min_width=widest)  # what people copy: never cut
+        for column in ("category", "weight", "share"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("title")
+        for item in (c for c in available.checks if c.meta.protocol == network):
+            meta = item.meta
+            share = f"{shares[meta.id]:.0%}"
+            table.add_row(meta.id, meta.category.value, f"{meta.weight:g}", share, meta.title)
+        tables.append(table)
     console = Console()
-    console.print(table)
+    for table in tables:
+        console.print(table)
+        console.print()
     if verbose:
         for item in available.checks:
             meta = item.meta
