@@ -89,7 +89,6 @@ def hosting_layer(summary: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     return "PDS-operator", {}
 
 
-
 def _needed_50(layer: Mapping[str, Any]) -> int | None:
     needed = layer.get("needed")
     value = needed.get("50") if isinstance(needed, dict) else None

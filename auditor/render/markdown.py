@@ -36,6 +36,8 @@ from auditor.models.evidence import (
 )
 from auditor.models.report import Band, CheckResult, Dependency, Report, Status
 from auditor.render.digest import evidence_digest
+from auditor.render.html import EvidenceSection, Probe, evidence_sections
+from auditor.render.identity import Identity, failure_clues, identity_of
 from auditor.render.text import (
     BANDS,
     ID_LIMIT,
@@ -153,7 +155,10 @@ SANDBOX_NOTICE = (
 
 
 def _title(report: Report) -> list[str]:
-    lines = [f"# How decentralized is {code(report.handle or report.target)}?", ""]
+    identity = identity_of(report)
+    lines = [f"# How decentralized is {code(identity.name)}?", ""]
+    if not identity.is_at:
+        lines += [f"{identity.kind[0].upper()}{identity.kind[1:]}.", ""]
     return [*lines, SANDBOX_NOTICE, ""] if report.sandbox else lines
 
 
@@ -188,10 +193,15 @@ def _unresolved(report: Report) -> list[str]:
     if report.band is not None:
         return []
     reason = report.unresolved_reason or "no check could be scored"
+    clues = [
+        f"  - {clue.label}: {code(clue.detail, limit=PROOF_LIMIT * 2)}"
+        for clue in failure_clues(report)
+    ]
     return [
         "## What failed",
         "",
         f"- {prose(reason)}",
+        *clues,
         "",
         "Without a resolved identity there is no score and no band.",
         "",
@@ -210,10 +220,10 @@ def _roles(dependency: Dependency) -> str:
     return ", ".join(prose(role) for role in dependency.roles)
 
 
-def _spof(dependency: Dependency) -> list[str]:
+def _spof(dependency: Dependency, report: Report) -> list[str]:
     return [
         f"- **{prose(dependency.label, limit=LABEL_LIMIT)}** ({_roles(dependency)})",
-        f"  - Can break alone: {capabilities(dependency)}",
+        f"  - Can break alone: {capabilities(dependency, report.protocol)}",
         f"  - {prose(dependency.if_offline)}",
     ]
 
@@ -225,7 +235,7 @@ def _dependencies(report: Report) -> list[str]:
     spofs = [d for d in third if d.single_point_of_failure]
     lines = ["## Single points of failure", ""]
     if spofs:
-        lines += [row for d in spofs for row in _spof(d)]
+        lines += [row for d in spofs for row in _spof(d, report)]
     else:
         lines.append("None: no third party can, alone, break anything for this account.")
     lines.append("")
@@ -321,7 +331,65 @@ def _identity_evidence(report: Report) -> list[str]:
     return lines
 
 
+OUTCOME_WORDS = {"ok": "answered", "failed": "failed", "skipped": "skipped"}
+COMMAND_LIMIT = 600
+"""Re-check commands longer than this are cut (the HTML report prints them whole)."""
+
+
+def _identity_rows(identity: Identity) -> list[str]:
+    lines = []
+    for row in identity.rows:
+        if row.value is None:
+            shown = row.missing
+        else:
+            shown = code(row.value) if row.identifier else prose(row.value)
+        lines.append(f"- {row.label}: {shown}" + (f" ({row.note})" if row.note else ""))
+    return lines
+
+
+def _probe_lines(probe: Probe) -> list[str]:
+    outcome = OUTCOME_WORDS.get(probe.outcome, probe.outcome)
+    lines = [f"- **{probe.title}** ({outcome}): {prose(probe.summary)}"]
+    if probe.source:
+        lines.append(f"  - Asked: {code(probe.source, limit=PROOF_LIMIT * 2)}")
+    lines += [f"  - {label}: {code(value, limit=PROOF_LIMIT)}" for label, value in probe.facts]
+    lines += [
+        f"  - Check again: {code(command, limit=COMMAND_LIMIT)}" for command in probe.commands
+    ]
+    return lines
+
+
+def _section_lines(section: EvidenceSection) -> list[str]:
+    lines = [f"### {section.title}", "", section.note, ""]
+    for group in section.groups:
+        if group.full_title:
+            lines += [f"{code(group.full_title)}:", ""]
+        lines += [row for probe in group.probes for row in _probe_lines(probe)]
+        lines.append("")
+    return lines
+
+
+def _network_evidence(report: Report, identity: Identity) -> list[str]:
+    """The identity, then every answer with the command to ask again (fediverse, Matrix)."""
+    sections = evidence_sections(report.evidence)
+    digest = code(evidence_digest(report))
+    return [
+        "## Evidence",
+        "",
+        *_identity_rows(identity),
+        f"- Evidence digest: {digest} (SHA-256 of the evidence in the JSON report)",
+        "",
+        *(row for section in sections for row in _section_lines(section)),
+        "The JSON report (`--format json`) holds every answer verbatim; "
+        "`decaudit render REPORT.json` re-scores it offline.",
+        "",
+    ]
+
+
 def _evidence(report: Report) -> list[str]:
+    identity = identity_of(report)
+    if not identity.is_at:
+        return _network_evidence(report, identity)
     proofs = [row for r in report.evidence.handle_resolutions for row in _handle_proof(r)]
     digest = code(evidence_digest(report))
     return [

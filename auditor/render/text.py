@@ -25,6 +25,8 @@ from rich.table import Table
 from rich.text import Text
 
 from auditor.models.report import Band, Capability, CheckResult, Dependency, Report, Status
+from auditor.render.identity import failure_clues, identity_of, name_noun
+from auditor.syntax import Network
 
 # --- making untrusted strings inert -----------------------------------------------------------
 
@@ -136,12 +138,21 @@ CAPABILITY_NOUNS: Mapping[Capability, str] = {
     Capability.REWRITE_IDENTITY: "control of the identity",
     Capability.KEEP_NAME: "the handle",
 }
-"""What a party can break alone, as a noun phrase ("can break alone: serving the data")."""
+"""What a party can break alone, as a noun phrase ("can break alone: serving the data"), for an
+AT Protocol account (:func:`capability_noun` words the name for the other networks)."""
 
 
-def capabilities(dependency: Dependency) -> str:
+def capability_noun(capability: Capability, protocol: Network = "atproto") -> str:
+    """``capability`` as a noun phrase on ``protocol``: the name is the handle on AT Protocol, the
+    address on the fediverse, the user ID on Matrix."""
+    if capability is Capability.KEEP_NAME:
+        return name_noun(protocol)
+    return CAPABILITY_NOUNS[capability]
+
+
+def capabilities(dependency: Dependency, protocol: Network = "atproto") -> str:
     """What ``dependency`` alone can break, as a comma list."""
-    return ", ".join(CAPABILITY_NOUNS[c] for c in dependency.can_break_alone)
+    return ", ".join(capability_noun(c, protocol) for c in dependency.can_break_alone)
 
 
 def score_text(score: float | None) -> str:
@@ -210,10 +221,10 @@ def _header(report: Report) -> Panel:
     grid.add_column(ratio=1, overflow="fold")
     if report.sandbox:
         grid.add_row(Text("Notice", style="bold"), Text(SANDBOX_NOTICE, style="bold cyan"))
-    verified = "verified both ways" if report.handle_verified else "NOT verified"
     grid.add_row("Target", Text(line(report.target)))
-    grid.add_row("Handle", Text(f"{line(report.handle or '(none)')} ({verified})"))
-    grid.add_row("DID", Text(line(report.did or "(unresolved)")))
+    for row in identity_of(report).rows:
+        shown = line(row.shown)
+        grid.add_row(row.label, Text(f"{shown} ({row.note})" if row.note else shown))
     grid.add_row("Verdict", _verdict(report))
     grid.add_row("Evidence", Text(_versions(report)))
     title = Text(f"decaudit {line(report.tool_version)}")
@@ -295,10 +306,10 @@ def _why(report: Report) -> list[Block]:
     ]
 
 
-def _spof(dependency: Dependency) -> Text:
+def _spof(dependency: Dependency, protocol: Network) -> Text:
     text = Text().append(clip(line(dependency.label), LABEL_LIMIT), style="bold")
     text.append(f" ({_roles(dependency)})\n", style="dim")
-    text.append("can break alone: ", style="dim").append(capabilities(dependency) + "\n")
+    text.append("can break alone: ", style="dim").append(capabilities(dependency, protocol) + "\n")
     return text.append(line(dependency.if_offline))
 
 
@@ -317,7 +328,7 @@ def _dependencies(report: Report) -> list[Block]:
     spofs = [d for d in third if d.single_point_of_failure]
     items: list[Block] = [_section("Single points of failure")]
     if spofs:
-        items.append(_bullets([_spof(d) for d in spofs], "●", "bold red"))
+        items.append(_bullets([_spof(d, report.protocol) for d in spofs], "●", "bold red"))
     else:
         nobody = "None: no third party can, alone, break anything for this account."
         items.append(_indent(Text(nobody)))
@@ -335,13 +346,24 @@ def _unresolved(report: Report) -> list[Block]:
     if report.band is not None:
         return []
     reason = report.unresolved_reason or "no check could be scored"
-    return [
+    blocks: list[Block] = [
         _section("What failed"),
         _bullets([Text(line(reason))], "✗", "bold magenta"),
+    ]
+    clues = failure_clues(report)
+    if clues:
+        blocks.append(_indent(Text("What the servers answered:", "dim")))
+        rows = [
+            Text().append(f"{clue.label}: ", style="bold").append(line(clue.detail))
+            for clue in clues
+        ]
+        blocks.append(_bullets(rows, "·", "dim"))
+    blocks.append(
         _indent(
             Text("No verdict: without a resolved identity there is no score and no band.", "dim")
-        ),
-    ]
+        )
+    )
+    return blocks
 
 
 # --- checks and remediation ------------------------------------------------------------------
