@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from auditor.render import OutputFormat
+from auditor.render.compare import render_comparison
 from auditor.render.html import render_html
-from auditor.sandbox.demo import audit_scenarios
+from auditor.sandbox.demo import COMPARISON_NAME, audit_scenarios, comparison
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -48,6 +50,9 @@ BANDS = {
     "self-sovereign": "Decentralized",
     "hostile-markup": "Hybrid",
     "unresolvable-handle": "No verdict",
+    "fedi-flagship": "Hybrid",
+    "matrix-flagship": "Hybrid",
+    "fedi-impostor": "No verdict",
 }
 SCENARIOS = list(BANDS)
 XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
@@ -66,7 +71,7 @@ pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason(
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each scenario's HTML report, written to a file."""
+    """Each scenario's HTML report, and alice's three-network comparison, written to files."""
     folder = tmp_path_factory.mktemp("html")
     results = asyncio.run(audit_scenarios(SCENARIOS, stable=True))
     paths = {}
@@ -74,6 +79,10 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         path = folder / f"{result.scenario}.html"
         path.write_text(render_html(result.report), encoding="utf-8")
         paths[result.scenario] = path
+    compared = comparison(results)
+    assert compared is not None
+    paths[COMPARISON_NAME] = folder / f"{COMPARISON_NAME}.html"
+    paths[COMPARISON_NAME].write_text(render_comparison(compared, OutputFormat.HTML), "utf-8")
     return paths
 
 
@@ -189,7 +198,7 @@ def test_report_renders_quietly(
         # the browser sees the graphics as named images
         assert page.get_by_role("img", name="Centralization spectrum").count() == 1
         diagrams = page.get_by_role("img", name="Dependency diagram").count()
-        assert diagrams == (0 if scenario == "unresolvable-handle" else 1)
+        assert diagrams == (0 if BANDS[scenario] == "No verdict" else 1)
         assert page.locator(".band-name").inner_text() == BANDS[scenario]
     finally:
         page.close()
@@ -242,5 +251,31 @@ def test_narrow_screen_does_not_scroll_sideways(
         page.screenshot(path=str(screenshots / "hostile-markup-phone.png"))
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page is {width}px wide on a 390px screen"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_comparison_renders_quietly_and_fits_a_phone(
+    browser: BrowserContext, pages: dict[str, Path], screenshots: Path, scheme: str
+) -> None:
+    visit = _visit(browser, pages[COMPARISON_NAME], scheme)
+    page = visit.page
+    try:
+        visit.assert_quiet()
+        bands = page.locator(".band").all_inner_texts()
+        assert [b.strip().lower() for b in bands] == ["centralized", "hybrid", "hybrid"]
+        headers = page.locator("thead th").all_inner_texts()
+        assert headers == ["alice.bsky.social", "alice@mastodon.social", "@alice:matrix.org"]
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(screenshots / f"compare-phone-{scheme}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        # the table scrolls inside its frame, its row titles staying in view
+        frame = page.locator(".scroll")
+        assert frame.evaluate("e => e.scrollWidth > e.clientWidth")
+        frame.evaluate("e => { e.scrollLeft = e.scrollWidth; }")
+        title, box = page.locator("tbody th").first.bounding_box(), frame.bounding_box()
+        assert title is not None and box is not None
+        assert abs(title["x"] - box["x"]) <= 2, (title, box)  # sticky: still at the left edge
     finally:
         page.close()
