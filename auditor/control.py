@@ -16,7 +16,13 @@ from auditor import hosting, plc
 from auditor.attribution import KeyAttribution, attribute_host, attribute_key, registrable_domain
 from auditor.hosting import RelayState
 from auditor.identity import shown_handle, verify_handle
-from auditor.models.evidence import DidDocumentFetch, Evidence, JsonAnswer, PlcAuditLogFetch
+from auditor.models.evidence import (
+    DidDocumentFetch,
+    Evidence,
+    JsonAnswer,
+    PdsPeers,
+    PlcAuditLogFetch,
+)
 from auditor.syntax import did_web_host
 
 USER = "user"
@@ -78,7 +84,11 @@ def presumed_host_keys(log: plc.LogVerification, pds: str | None) -> set[str]:
     return keys
 
 
-KeyKind = Literal["operator", "host", "other"]
+KeyKind = Literal["operator", "host", "shared", "other"]
+"""How a rotation key is classified: attributed to an operator by decaudit's data; presumed the
+PDS's (it signed for the PDS); shared with other accounts of the same PDS (an operator's
+recovery key, ``PDS_RECOVERY_DID_KEY``: from one account's log it looks like a key the user
+gave at sign-up, from its neighbours it does not); or none of those (possibly the user's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +111,14 @@ class Custody:
         return [k.key for k in self.keys if k.kind == kind]
 
 
+def shared_keys(evidence: Evidence) -> set[str]:
+    """Rotation keys that other accounts of the same PDS list too."""
+    peers = evidence.pds_peers
+    if not isinstance(peers, PdsPeers):
+        return set()
+    return {key for account in peers.accounts for key in account.rotation_keys}
+
+
 def custody(evidence: Evidence) -> Custody | None:
     """Classify the rotation keys; None without a verified did:plc log."""
     log_fetch = evidence.plc_audit_log
@@ -112,10 +130,13 @@ def custody(evidence: Evidence) -> Custody | None:
         return None
     pds = document.parsed.pds_endpoint
     host_keys = presumed_host_keys(log, pds)
+    shared = shared_keys(evidence)
     views = []
     for priority, key in enumerate(log.state.rotation_keys):
         known = attribute_key(key, sandbox=evidence.sandbox)
-        kind: KeyKind = "operator" if known else ("host" if key in host_keys else "other")
+        kind: KeyKind = "operator" if known else "host" if key in host_keys else "other"
+        if kind == "other" and key in shared:
+            kind = "shared"
         views.append(KeyView(key, priority, kind, known))
     label = attribute_host(pds, sandbox=evidence.sandbox).label if pds else None
     return Custody(tuple(views), label, hosting.self_hosting(evidence).self_hosted)
@@ -142,13 +163,17 @@ def identity_control(evidence: Evidence) -> Controller | None:
         return Controller(
             top.operator.operator_id, top.operator.operator_name, "it holds the top rotation key"
         )
-    if top.kind == "host":
+    if top.kind in ("host", "shared"):
         if view.self_hosted:
             return _you("the top rotation key is your own server's")
         pds = hosting.pds_attribution(evidence)
         if pds is None:
             return None
-        return Controller(pds.operator_id, pds.label, "the top rotation key acts for its PDS")
+        if top.kind == "shared":
+            reason = "the top rotation key is on other accounts of its PDS too: its operator's"
+        else:
+            reason = "the top rotation key acts for its PDS"
+        return Controller(pds.operator_id, pds.label, reason)
     return _you("the top rotation key is held apart from every operator")
 
 

@@ -121,7 +121,7 @@ def _identity(graph: _Graph, evidence: Evidence) -> None:
             graph.add(
                 key.operator.operator_id, key.operator.operator_name, role, "/plc_audit_log", breaks
             )
-        elif key.kind == "host" and pds is not None and not self_hosted:
+        elif key.kind in ("host", "shared") and pds is not None and not self_hosted:
             graph.add(pds.operator_id, pds.label, role + " (presumed)", "/plc_audit_log", breaks)
         else:
             graph.add(control.USER, "you", role, "/plc_audit_log")

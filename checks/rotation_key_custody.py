@@ -8,9 +8,12 @@ every key in priority order with what it can say about it, and never claims a ke
 * a key the log shows acting for the current PDS: it signed an operation while the account was
   hosted there (a reference PDS signs every change it makes with its own rotation key), other than
   a recovery that overrode another key;
+* a key other accounts of the same PDS list too: an operator's recovery key
+  (``PDS_RECOVERY_DID_KEY`` puts one above the PDS's own key on every account it creates; from
+  one account's log it is indistinguishable from a key the user gave at sign-up);
 * any other key: not attributed to anyone.
 
-A pass needs the highest-priority key to be of the third kind.
+A pass needs the highest-priority key to be of the last kind.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from typing import ClassVar
 from pydantic import JsonValue
 
 from auditor import control
-from auditor.attribution import KeyAttribution
 from auditor.check import CheckMeta, Outcome, expect, failed, finding, partial, passed
 from auditor.models.evidence import DidDocumentFetch, Evidence, PlcAuditLogFetch
 from auditor.models.report import Category, Finding
@@ -28,12 +30,18 @@ from auditor.models.report import Category, Finding
 RECOVERY_GUIDE = "https://atproto.com/guides/account-recovery"
 
 
-def _describe(known: KeyAttribution | None, host_key: bool, hosting: str | None) -> str:
+def _describe(key: control.KeyView, hosting: str | None) -> str:
+    known = key.operator
     if known is not None:
         return f"attributed to {known.operator_name} ({known.basis}: {known.source})"
-    if host_key:
+    if key.kind == "host":
         return f"signed changes while hosted at {hosting}: presumed your PDS operator's key"
-    return "not attributed to any operator, and never signed for your PDS"
+    if key.kind == "shared":
+        return (
+            f"also a rotation key of other accounts on {hosting}: presumed its operator's "
+            "recovery key"
+        )
+    return "not attributed to any operator, never signed for your PDS, and on no other account"
 
 
 class RotationKeyCustodyCheck:
@@ -45,7 +53,7 @@ class RotationKeyCustodyCheck:
         category=Category.PORTABILITY,
         weight=4.0,
         requires=("did_document", "plc_audit_log"),
-        uses=("sandbox", "pds", "handle_resolutions", "input_handle", "did"),
+        uses=("sandbox", "pds", "pds_peers", "handle_resolutions", "input_handle", "did"),
         rationale=(
             "Rotation keys are the master keys of a did:plc identity: whoever holds one can "
             "change your handle, your signing key and your server. By default your PDS operator "
@@ -61,22 +69,29 @@ class RotationKeyCustodyCheck:
         ),
         data_keys={
             "rotation_keys": "every key in priority order: {priority, key, operator, basis, "
-            "host_key}",
+            "host_key, shared_key}",
             "operator_keys": "keys decaudit's data attributes to an operator",
             "host_keys": "unattributed keys that signed operations for the current PDS",
-            "other_keys": "keys neither attributed nor seen acting for the PDS (may be yours)",
+            "other_keys": "keys neither attributed nor seen acting for the PDS nor on other "
+            "accounts of it (may be yours)",
+            "shared_keys": "unattributed keys other accounts of the same PDS list too (presumed "
+            "its operator's recovery key)",
             "hosting_operator": "operator of the PDS the DID document points to",
             "top_key_operator": "operator of the highest-priority key, or null if unattributed",
         },
         method=(
             "Rotation keys of the verified log, in priority order: attributed to an operator by "
             "decaudit's data, presumed the PDS's when they signed operations while the account "
-            "was hosted there (recoveries excluded), or neither."
+            "was hosted there (recoveries excluded), presumed its operator's when another did:plc "
+            "account the PDS lists (two are read) has them too, or none of those. (One person's "
+            "two accounts sharing a key on a provider are then called the operator's: decaudit "
+            "errs towards 'not yours'.)"
         ),
         scoring=(
-            "pass 1.0: the top key is neither (or is your own self-hosted server's); partial 0.5: "
-            "the top key is presumed the PDS's, or an operator's key outranks an unattributed "
-            "one; fail 0: every key is an operator's, no keys, or the log does not verify."
+            "pass 1.0: the top key is none of those (or is your own self-hosted server's); "
+            "partial 0.5: the top key is presumed the PDS's or its operator's (shared), or an "
+            "operator's key outranks an unattributed one; fail 0: every key is an operator's, "
+            "no keys, or the log does not verify."
         ),
         references=(RECOVERY_GUIDE, "https://web.plc.directory/spec/v0.1/did-plc"),
     )
@@ -95,6 +110,7 @@ class RotationKeyCustodyCheck:
                     "operator_keys": [],
                     "host_keys": [],
                     "other_keys": [],
+                    "shared_keys": [],
                     "hosting_operator": None,
                     "top_key_operator": None,
                 },
@@ -106,14 +122,14 @@ class RotationKeyCustodyCheck:
                 "operator": k.operator.operator_name if k.operator else None,
                 "basis": k.operator.basis if k.operator else None,
                 "host_key": k.kind == "host",
+                "shared_key": k.kind == "shared",
             }
             for k in view.keys
         ]
         findings = [
             finding(
-                f"#{k.priority} {k.key}: "
-                + _describe(k.operator, k.kind == "host", view.hosting_label),
-                "/plc_audit_log/entries",
+                f"#{k.priority} {k.key}: " + _describe(k, view.hosting_label),
+                "/pds_peers" if k.kind == "shared" else "/plc_audit_log/entries",
             )
             for k in view.keys
         ]
@@ -123,6 +139,7 @@ class RotationKeyCustodyCheck:
             "operator_keys": list[JsonValue](view.of("operator")),
             "host_keys": list[JsonValue](view.of("host")),
             "other_keys": list[JsonValue](view.of("other")),
+            "shared_keys": list[JsonValue](view.of("shared")),
             "hosting_operator": view.hosting_label,
             "top_key_operator": top.operator_name if top else None,
         }
@@ -171,7 +188,7 @@ class RotationKeyCustodyCheck:
                 ),
                 data=data,
             )
-        if top.kind == "host" and view.self_hosted:
+        if top.kind in ("host", "shared") and view.self_hosted:
             return passed(
                 f"The highest-priority key is your own server's ({view.hosting_label}, "
                 "self-hosted): nobody else can rewrite your identity",
@@ -188,6 +205,19 @@ class RotationKeyCustodyCheck:
                 remediation=(
                     "Unless you run your PDS yourself, add a key you keep offline as the "
                     "highest-priority rotation key (`goat account plc add-rotation-key --first`)."
+                ),
+                data=data,
+            )
+        if top.kind == "shared":
+            return partial(
+                f"The highest-priority key is also a rotation key of other accounts on "
+                f"{view.hosting_label}: presumably its operator's recovery key, which can rewrite "
+                "your identity; a key you gave at sign-up would be on your account alone",
+                *findings,
+                score=0.5,
+                remediation=(
+                    "Add a key you keep offline as the highest-priority rotation key (`goat "
+                    "account plc add-rotation-key --first`), above the operator's."
                 ),
                 data=data,
             )

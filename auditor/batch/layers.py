@@ -68,7 +68,11 @@ def _custody(report: Mapping[str, Any]) -> str | None:
     top = rows[0]
     if top.get("operator"):
         return f"operator key ({top['operator']})"
-    return "PDS key (presumed)" if top.get("host_key") else "held apart from operators"
+    if top.get("host_key"):
+        return "PDS key (presumed)"
+    if top.get("shared_key"):
+        return "PDS operator's shared key (presumed)"
+    return "held apart from operators"
 
 
 def _name_domain(report: Mapping[str, Any], network: str) -> str | None:

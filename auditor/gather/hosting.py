@@ -12,7 +12,7 @@ from typing import Final, cast
 from pydantic import JsonValue
 
 from auditor.attribution import host_of
-from auditor.gather.context import GatherContext, guarded, lookup_txt
+from auditor.gather.context import GatherContext, guarded, lookup_txt, shared_json
 from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import (
     AppViewProbe,
@@ -21,11 +21,14 @@ from auditor.models.evidence import (
     MirrorProbe,
     NetworkOrigins,
     NotCollected,
+    PdsPeers,
     PdsProbes,
+    PeerAccount,
     RelayProbes,
     TxtLookup,
 )
 from auditor.net.dns import DnsError
+from auditor.syntax import is_valid_did
 
 LIST_REPOS_PAGE = 10
 """Enough to tell a personal server (one or a few accounts) from a provider."""
@@ -233,3 +236,42 @@ async def network_origins(
     if endpoint is None:
         return NotCollected(reason="the DID document names no PDS")
     return await guarded(endpoint, lambda: probe_network(ctx, endpoint))
+
+
+PEERS_SAMPLED = 2
+"""Other accounts whose PLC state is read: two agreeing on a key is enough to call it shared."""
+
+
+async def probe_peers(ctx: GatherContext, pds: PdsProbes, did: str) -> PdsPeers | NotCollected:
+    """The rotation keys of a few other did:plc accounts the PDS lists (its first ``listRepos``
+    page, shared by every audit of the session, as are the PLC answers about the same peers)."""
+    listing = pds.list_repos.body if isinstance(pds.list_repos, JsonAnswer) else None
+    repos = listing.get("repos") if isinstance(listing, dict) else None
+    listed = [
+        repo.get("did")
+        for repo in (repos if isinstance(repos, list) else [])
+        if isinstance(repo, dict)
+    ]
+    peers = [
+        peer
+        for peer in listed[:LIST_REPOS_PAGE]
+        if isinstance(peer, str)
+        and peer != did
+        and peer.startswith("did:plc:")
+        and is_valid_did(peer)
+    ][:PEERS_SAMPLED]
+    if not peers:
+        return NotCollected(reason="the PDS lists no other did:plc account")
+    base = ctx.settings.plc_url.rstrip("/")
+    answers = await asyncio.gather(*(shared_json(ctx, f"{base}/{peer}/data") for peer in peers))
+    accounts, failures = [], []
+    for peer, answer in zip(peers, answers, strict=True):
+        if isinstance(answer, ProbeFailure):
+            failures.append(answer)
+            continue
+        keys = answer.body.get("rotationKeys") if isinstance(answer.body, dict) else None
+        if isinstance(keys, list):
+            accounts.append(
+                PeerAccount(did=peer, rotation_keys=[k for k in keys if isinstance(k, str)][:16])
+            )
+    return PdsPeers(accounts=accounts, failures=failures)

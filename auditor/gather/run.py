@@ -26,13 +26,21 @@ from auditor.gather.hosting import (
     probe_labeler,
     probe_mirror,
     probe_pds,
+    probe_peers,
     probe_relay,
 )
 from auditor.gather.identity import fetch_did_document, fetch_plc_audit_log, resolve_handle
 from auditor.gather.matrix import gather_matrix
 from auditor.matrix.account import homeserver_missing
 from auditor.models.common import ProbeFailure
-from auditor.models.evidence import DidDocumentFetch, Evidence, HandleResolution, NotCollected
+from auditor.models.evidence import (
+    DidDocumentFetch,
+    Evidence,
+    HandleResolution,
+    NotCollected,
+    PdsPeers,
+    PdsProbes,
+)
 
 _NOT_REACHED = NotCollected(reason="not collected: the target did not resolve to a DID")
 
@@ -59,11 +67,23 @@ async def _around_the_identity(
     async def nothing() -> None:
         return None
 
+    pds_probe = asyncio.ensure_future(probe_pds(ctx, pds, did)) if pds else None
+
+    async def peers() -> PdsPeers | NotCollected | None:
+        """Other accounts' keys, once the PDS has listed them (did:plc only)."""
+        if pds_probe is None or not plc:
+            return None
+        return await probe_peers(ctx, await asyncio.shield(pds_probe), did)
+
+    async def pds_answers() -> PdsProbes | None:
+        return await pds_probe if pds_probe is not None else None
+
     jobs: dict[str, Awaitable[Any]] = {
         "claimed": resolve_handle(ctx, claimed)
         if claimed is not None and claimed != input_handle
         else nothing(),
-        "pds": probe_pds(ctx, pds, did) if pds else nothing(),
+        "pds": pds_answers(),
+        "peers": peers(),
         "relays": asyncio.gather(
             *(probe_relay(ctx, r, did, pds_host) for r in ctx.settings.relays)
         ),
@@ -146,6 +166,7 @@ async def gather_evidence(
                     name: value
                     for name, value in (
                         ("pds", around["pds"]),
+                        ("pds_peers", around["peers"]),
                         ("relays", list(around["relays"])),
                         ("plc_mirrors", list(around["mirrors"] or [])),
                         ("appviews", list(around["appviews"])),

@@ -219,7 +219,26 @@ class BlobInventory(Model):
     saved_to: str | None = None
 
 
+class PeerAccount(Model):
+    """Another account on the same PDS, and the rotation keys its PLC state lists."""
+
+    did: str
+    rotation_keys: list[str]
+
+
+class PdsPeers(Model):
+    """Rotation keys of other accounts on the audited account's PDS (the first ``listRepos``
+    page, a few did:plc accounts): a key on every account of a shared PDS is its operator's (a
+    ``PDS_RECOVERY_DID_KEY``), whatever one account's log alone suggests."""
+
+    outcome: Literal["ok"] = "ok"
+    accounts: list[PeerAccount]
+    failures: list[ProbeFailure] = []
+    """Peers whose PLC state could not be had."""
+
+
 PdsSlot = Annotated[PdsProbes | NotCollected, Field(discriminator="outcome")]
+PeersSlot = Annotated[PdsPeers | NotCollected, Field(discriminator="outcome")]
 OriginsSlot = Annotated[
     NetworkOrigins | ProbeFailure | NotCollected, Field(discriminator="outcome")
 ]
@@ -261,6 +280,8 @@ class Evidence(Model):
     plc_audit_log: PlcLogSlot
     pds: PdsSlot = _SKIPPED
     """The PDS's own answers."""
+    pds_peers: PeersSlot = _SKIPPED
+    """Rotation keys of other accounts on the same PDS (did:plc)."""
     relays: list[RelayProbes] = []
     """Each relay consulted, in the order configured."""
     plc_mirrors: list[MirrorProbe] = []

@@ -188,6 +188,37 @@ def self_sovereign(world: World, scenario: Scenario) -> AccountInfo:
     return _info(scenario, identity.handle, identity.did)
 
 
+def operator_recovery_key(world: World, scenario: Scenario) -> AccountInfo:
+    """A provider no data file knows, running its PDS with ``PDS_RECOVERY_DID_KEY``: its
+    recovery key sits above its PDS key on every account it creates. Kim's own log looks exactly
+    like a user who gave a recovery key at sign-up; her neighbours' logs show it is not hers."""
+    pds = world.add_pds(Pds("pds.harbor.test", [".harbor.test"], invite_required=False), MANAGED)
+    recovery, server_key = seeded_key("harbor/recovery"), seeded_key("harbor/pds-rotation")
+    for name, age in (("kim", 120), ("lee", 300), ("max", 200)):
+        handle = "kim.test" if name == "kim" else f"{name}.harbor.test"
+        signing = seeded_key(f"{name}/signing")
+        identity = PlcIdentity(
+            handle,
+            pds.url,
+            rotation=[recovery, server_key],
+            signing=signing,
+            created=days_ago(age),
+            genesis_signer=server_key,  # the PDS creates the identity with its own key
+        )
+        world.register_plc(identity)
+        if name == "kim":
+            world.handle_dns(handle, f"did={identity.did}")
+            world.handle_https(handle, identity.did)
+        else:
+            world.serve_handle_from(handle, pds)
+        content = RepoContent.sample(name, created=days_ago(age - 10))
+        account = world.host(pds, identity.did, identity.handle, signing, content)
+        _everywhere(world, account, pds, content)
+        if name == "kim":
+            kim = identity
+    return _info(scenario, kim.handle, kim.did)
+
+
 def did_web_selfhosted(world: World, scenario: Scenario) -> AccountInfo:
     pds = _self_hosted_pds(world, "erin")
     signing = seeded_key("erin/signing", "p256")
@@ -758,6 +789,12 @@ _ALL = (
         "Own domain and server, an offline key outranking the server's, three relay operators.",
         Band.DECENTRALIZED,
         self_sovereign,
+    ),
+    Scenario(
+        "operator-recovery-key",
+        "An unlisted provider's recovery key tops every account's keys, the user's included.",
+        Band.HYBRID,
+        operator_recovery_key,
     ),
     Scenario(
         "did-web-selfhosted",

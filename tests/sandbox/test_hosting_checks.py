@@ -6,6 +6,13 @@ import asyncio
 
 import pytest
 
+from auditor.api import rescore
+from auditor.models.evidence import (
+    NotCollected,
+    PdsPeers,
+    PeerAccount,
+    PlcAuditLogFetch,
+)
 from auditor.models.report import CheckResult, Report, Status
 from auditor.sandbox.demo import audit_scenarios
 
@@ -182,3 +189,29 @@ def test_every_scenario_gets_its_designed_band() -> None:
         if r.expected_band is not None and r.report.band is not r.expected_band
     }
     assert not wrong, wrong
+
+
+def test_an_operator_recovery_key_on_every_account_is_not_called_the_users() -> None:
+    """PDS_RECOVERY_DID_KEY: one account's log alone would credit the key to the user."""
+    (result,) = asyncio.run(audit_scenarios(["operator-recovery-key"], stable=True))
+    report = result.report
+    peers = report.evidence.pds_peers
+    assert isinstance(peers, PdsPeers) and len(peers.accounts) == 2
+    custody = next(c for c in report.checks if c.id == "rotation-key-custody")
+    assert custody.status.value == "partial" and custody.data["shared_keys"]
+    assert report.band is not None and report.band.value == "hybrid"
+    assert "its operator's" in report.band_basis[1]
+    # Without the neighbours, the same log reads as the user's: the false pass this prevents.
+    alone = report.evidence.model_copy(update={"pds_peers": NotCollected(reason="not asked")})
+    assert rescore(alone).band is not None and rescore(alone).band.value == "decentralized"
+
+
+def test_a_self_hosted_server_sharing_its_key_across_its_accounts_stays_yours() -> None:
+    (result,) = asyncio.run(audit_scenarios(["self-sovereign"], stable=True))
+    report = result.report
+    top = report.evidence.plc_audit_log
+    assert isinstance(top, PlcAuditLogFetch) and top.verification.state is not None
+    keys = top.verification.state.rotation_keys
+    peers = PdsPeers(accounts=[PeerAccount(did="did:plc:" + "a" * 24, rotation_keys=keys)])
+    again = rescore(report.evidence.model_copy(update={"pds_peers": peers}))
+    assert again.band is not None and again.band.value == "decentralized"
