@@ -274,6 +274,16 @@ def test_demo_audits_the_sandbox_and_writes_every_report(tmp_path: Path) -> None
     assert report["sandbox"] is True and report["band"] == "centralized"
 
 
+def test_demo_writes_alices_three_networks_side_by_side(tmp_path: Path) -> None:
+    scenarios = "bsky-default,fedi-flagship,matrix-flagship"
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--scenarios", scenarios])
+    assert result.exit_code == 0, result.output
+    assert "matrix-flagship" in result.output and "fedi-flagship" in result.output
+    comparison = json.loads((tmp_path / "compare-alice.json").read_text())
+    assert [r["protocol"] for r in comparison["reports"]] == ["atproto", "activitypub", "matrix"]
+    assert {p.suffix for p in tmp_path.glob("compare-alice.*")} == {".json", ".html", ".txt", ".md"}
+
+
 def test_demo_rejects_unknown_scenarios(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--scenarios", "nope"])
     assert result.exit_code == 2

@@ -44,13 +44,13 @@ def demo(
     results = asyncio.run(audit_scenarios(ids))
     written = write_reports(results, out)
     table = Table(title="decaudit demo: SANDBOX DATA (simulated accounts, not real people)")
-    for column in ("scenario", "handle", "band", "score", "designed as"):
-        # band names are never cut ("decentralized" fits 80 columns); a long handle folds
+    for column in ("scenario", "account", "band", "score", "designed as"):
+        # band names are never cut ("decentralized" fits 80 columns); a long account folds
         banded = column in ("band", "designed as")
         table.add_column(
             column,
-            no_wrap=column != "handle",
-            overflow="fold" if column == "handle" else "ellipsis",
+            no_wrap=column != "account",
+            overflow="fold" if column == "account" else "ellipsis",
             min_width=13 if banded else None,
         )
     for result in results:
@@ -58,7 +58,8 @@ def demo(
         band = report.band.value if report.band else "no verdict"
         score = f"{report.score:.0f}" if report.score is not None else "-"
         designed = result.expected_band.value if result.expected_band else "-"
-        table.add_row(result.scenario, inert(report.handle or report.target), band, score, designed)
+        account = report.handle or report.account or report.target
+        table.add_row(result.scenario, inert(account), band, score, designed)
     console = Console()
     console.print(table)
     console.print(f"{len(written)} report files written to {out}/", highlight=False)
