@@ -15,21 +15,18 @@ import pytest
 from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import HandleResolution, RelayProbes, WellKnownAnswer
 from auditor.models.report import Capability, Dependency, Finding, Report
+from auditor.render.appendix import pointer_anchor
+from auditor.render.appendix_probes import shell_command
 from auditor.render.digest import evidence_digest
-from auditor.render.html import (
-    clip,
-    code_spans,
+from auditor.render.geometry import (
     compact_roles,
     diagram_geometry,
     gauge_geometry,
-    inert,
-    pointer_anchor,
-    pretty_json,
-    render_html,
-    shell_command,
     wrap_lines,
     wrap_name,
 )
+from auditor.render.html import code_spans, render_html
+from auditor.render.safe_text import clip, inert, pretty_json
 from auditor.sandbox.demo import audit_scenarios
 
 SCENARIOS = ["bsky-default", "self-sovereign", "hostile-markup", "unresolvable-handle"]

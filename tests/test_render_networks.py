@@ -14,7 +14,8 @@ import pytest
 from auditor.models.evidence import JsonAnswer
 from auditor.models.fediverse import FediverseProbes, PeerList
 from auditor.models.report import Capability, Report
-from auditor.render.html import evidence_sections, pointer_anchor, render_html
+from auditor.render.appendix import evidence_sections, pointer_anchor
+from auditor.render.html import render_html
 from auditor.render.identity import display_name, failure_clues, identity_of
 from auditor.render.markdown import render_markdown
 from auditor.render.text import render_text_string

@@ -35,8 +35,9 @@ from auditor.models.evidence import (
     WellKnownAnswer,
 )
 from auditor.models.report import Band, CheckResult, Dependency, Report, Status
+from auditor.render.appendix import evidence_sections
+from auditor.render.appendix_probes import EvidenceSection, Probe
 from auditor.render.digest import evidence_digest
-from auditor.render.html import EvidenceSection, Probe, evidence_sections
 from auditor.render.identity import Identity, failure_clues, identity_of
 from auditor.render.text import (
     BANDS,
