@@ -34,6 +34,13 @@ OFFLINE = frozenset(
 )
 """What an operator breaks merely by disappearing (the others need it to act)."""
 
+RELEVANT: dict[str, frozenset[Capability]] = {
+    "activitypub": OFFLINE - {Capability.SHOW_IN_APPS},
+    "matrix": OFFLINE - {Capability.SHOW_IN_APPS, Capability.MOVE},
+}
+"""What the what-if may speak of on the other networks: whether apps would still show the
+account is not asked of them (no AppView probe), and a Matrix ID never could move at all."""
+
 PHRASES: dict[Capability, str] = {
     Capability.RESOLVE_IDENTITY: "be resolved by apps",
     Capability.SERVE_DATA: "serve its data",
@@ -196,9 +203,8 @@ def _fediverse(graph: _Graph, evidence: Evidence) -> None:
     view = fediverse_view(evidence)
     if view is None or view.actor is None:
         return
-    sandbox = evidence.sandbox
-    host = fediverse_control.hosting_control(view, sandbox)
-    name = fediverse_control.name_control(view, sandbox)
+    host = fediverse_control.hosting_control(view, evidence)
+    name = fediverse_control.name_control(view, evidence)
     if host is not None:
         breaks = {
             Capability.SERVE_DATA,
@@ -222,12 +228,11 @@ def _matrix(graph: _Graph, evidence: Evidence) -> None:
     view = matrix_view(evidence)
     if view is None:
         return
-    sandbox = evidence.sandbox
-    name = matrix_control.name_control(view, sandbox)
+    name = matrix_control.name_control(view, evidence)
     breaks = {Capability.KEEP_NAME, Capability.RESOLVE_IDENTITY, Capability.REWRITE_IDENTITY}
     role = f"server name ({view.server_name})"
     graph.add(name.party, name.label, role, "/matrix/well_known_server", breaks)
-    host = matrix_control.hosting_control(view, sandbox)
+    host = matrix_control.hosting_control(view, evidence)
     if host is not None:
         breaks = {Capability.SERVE_DATA, Capability.PUBLISH, Capability.REWRITE_IDENTITY}
         role = f"homeserver ({view.homeserver_host})"
@@ -246,8 +251,7 @@ def dependencies(evidence: Evidence) -> list[Dependency]:
         _name(graph, evidence)
         _hosting(graph, evidence)
         _distribution(graph, evidence)
-    # A Matrix ID is bound to its server: no protocol moves it, so no party can break a move.
-    relevant = OFFLINE - {Capability.MOVE} if evidence.protocol == "matrix" else OFFLINE
+    relevant = RELEVANT.get(evidence.protocol, OFFLINE)
     ordered = sorted(
         graph.parties.values(),
         key=lambda p: (p.id == control.USER, -len(p.breaks & OFFLINE), -len(p.breaks), p.label),

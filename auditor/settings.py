@@ -72,6 +72,24 @@ class AuditSettings(Model):
     """Blobs fetched and verified (None: all of them)."""
     save_export: str | None = None
     """Folder to keep the export in (``repo.car`` and, with every blob fetched, ``blobs/``)."""
+    own_domains: list[str] = []
+    """Domains the person running the audit declares the account holder's (``--own-domain``).
+    A Matrix server name, or a fediverse server whose size is unknown, cannot show from outside
+    whose it is; reports print this list, so the claim is the auditor's, never decaudit's."""
+
+    @field_validator("own_domains")
+    @classmethod
+    def _domains(cls, values: list[str]) -> list[str]:
+        from auditor.syntax import handle_syntax_error  # handles are domain names
+
+        domains = []
+        for value in values:
+            domain = value.strip().rstrip(".").lower()
+            error = handle_syntax_error(domain)
+            if error:
+                raise ValueError(f"--own-domain {value!r}: {error.replace('handle', 'domain')}")
+            domains.append(domain)
+        return sorted(set(domains))
 
     @field_validator("plc_url")
     @classmethod

@@ -82,6 +82,10 @@ class Reading:
     gaps: list[str]
     """Reasons, beyond the identity and the name, the account cannot be called decentralized
     (distribution included: how many carriers are enough is the protocol's to say)."""
+    centralizable: bool = True
+    """False when distribution was judged but could not be known and the protocol's default is
+    many carriers (a fediverse server hiding its peer list federates, as most do): one party
+    cannot then be said to control every layer."""
 
 
 def _ran(results: Mapping[str, CheckResult], check_id: str) -> bool:
@@ -132,13 +136,14 @@ def gate(evidence: Evidence, results: list[CheckResult]) -> Verdict:
     ]
     if carriers is not None:
         basis.append(f"distribution: {reading.distribution}")
-        yours = set(carriers) == {control.USER} if carriers else False
+        # yours only when you alone carry it; federation is many parties, neither yours nor not
+        yours = None if control.FEDERATION in carriers else set(carriers) == {control.USER}
         who.append(LayerControl(layer="distribution", label=reading.distribution, yours=yours))
 
     def verdict(band: Band, headline: str) -> Verdict:
         return Verdict(band, [headline, *basis], who)
 
-    third_party = _single_party(layers, carriers)
+    third_party = _single_party(layers, carriers) if reading.centralizable else None
     if third_party is not None and {"identity", "name", "hosting"} <= set(layers):
         label = next(c.label for c in layers.values() if c is not None)
         return verdict(Band.CENTRALIZED, f"{label} controls every layer judged")
@@ -205,7 +210,7 @@ def _federation_line(carriers: Mapping[str, str] | None) -> str:
         return "unknown"
     server = next((label for party, label in carriers.items() if party != FEDERATION), "")
     if FEDERATION in carriers:
-        return f"{server}, federating with {carriers[FEDERATION]}"
+        return f"{server}, federating: {carriers[FEDERATION]}"
     return f"{server} alone (it does not federate)"
 
 
@@ -231,39 +236,37 @@ def _exit_gap(export: CheckResult | None) -> list[str]:
 
 def _fediverse_reading(evidence: Evidence, results: Mapping[str, CheckResult]) -> Reading:
     view = fediverse_view(evidence)
+    checks = FEDIVERSE_LAYER_CHECKS
     layers: dict[str, control.Controller | None] = {}
     carriers = None
-    gaps = []
     if view is not None:
-        sandbox = evidence.sandbox
-        checks = FEDIVERSE_LAYER_CHECKS
         if _ran(results, checks["identity"]):
-            layers["identity"] = fediverse_control.identity_control(view, sandbox)
+            layers["identity"] = fediverse_control.identity_control(view, evidence)
         if _ran(results, checks["name"]):
-            layers["name"] = fediverse_control.name_control(view, sandbox)
+            layers["name"] = fediverse_control.name_control(view, evidence)
         if _ran(results, checks["hosting"]):
-            layers["hosting"] = fediverse_control.hosting_control(view, sandbox)
+            layers["hosting"] = fediverse_control.hosting_control(view, evidence)
         if _ran(results, checks["distribution"]):
-            carriers = fediverse_control.carriers(view, sandbox)
-        gaps.extend(_exit_gap(results.get(checks["export"])))
-    gaps.extend(_federation_gap(carriers))
-    return Reading(layers, carriers, _federation_line(carriers), gaps)
+            carriers = fediverse_control.carriers(view, evidence)
+    gaps = _exit_gap(results.get(checks["export"])) + _federation_gap(carriers)
+    unknown = _ran(results, checks["distribution"]) and carriers is None
+    return Reading(layers, carriers, _federation_line(carriers), gaps, not unknown)
 
 
 def _matrix_reading(evidence: Evidence, results: Mapping[str, CheckResult]) -> Reading:
     view = matrix_view(evidence)
+    checks = MATRIX_LAYER_CHECKS
     layers: dict[str, control.Controller | None] = {}
     carriers = None
     if view is not None:
-        sandbox = evidence.sandbox
-        checks = MATRIX_LAYER_CHECKS
         if _ran(results, checks["identity"]):
-            name = matrix_control.name_control(view, sandbox)
+            name = matrix_control.name_control(view, evidence)
             layers["identity"] = name
             layers["name"] = name
         if _ran(results, checks["hosting"]):
-            layers["hosting"] = matrix_control.hosting_control(view, sandbox)
+            layers["hosting"] = matrix_control.hosting_control(view, evidence)
         if _ran(results, checks["distribution"]):
-            carriers = matrix_control.carriers(view, sandbox)
+            carriers = matrix_control.carriers(view, evidence)
     gaps = _exit_gap(results.get(checks["export"])) + _federation_gap(carriers)
-    return Reading(layers, carriers, _federation_line(carriers), gaps)
+    unknown = _ran(results, checks["distribution"]) and carriers is None
+    return Reading(layers, carriers, _federation_line(carriers), gaps, not unknown)

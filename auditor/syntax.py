@@ -20,6 +20,7 @@ Everything here is pure: no I/O, no third-party imports.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ __all__ = [
     "is_valid_at_identifier",
     "is_valid_did",
     "is_valid_handle",
+    "matrix_server_name_error",
     "normalize_handle",
     "parse_target",
     "reserved_tld",
@@ -444,7 +446,7 @@ def _fediverse_target(raw: str, user: str, domain: str, kind: TargetKind) -> Tar
     )
 
 
-def _server_name_error(server: str) -> str | None:
+def matrix_server_name_error(server: str) -> str | None:
     """Why ``server`` is not a Matrix server name (``host[:port]``; the host a DNS name or an IP
     literal, ``[...]`` for IPv6)."""
     host, port = server, None
@@ -456,12 +458,19 @@ def _server_name_error(server: str) -> str | None:
         if rest and not rest.startswith(":"):
             return "junk after an IPv6 literal"
         port = rest[1:] if rest else None
-        if not re.fullmatch(r"[0-9A-Fa-f:.]{2,45}", host):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
             return "not an IPv6 literal"
     else:
         host, sep, after = server.partition(":")
         port = after if sep else None
-        if not re.fullmatch(r"[0-9.]+", host):
+        if re.fullmatch(r"[0-9.]+", host):
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:
+                return f"{shown(host)} is not an IPv4 address"
+        else:
             error = _domain_error(host)
             if error:
                 return error
@@ -479,7 +488,7 @@ def _matrix_target(raw: str, text: str, kind: TargetKind) -> Target:
         raise TargetSyntaxError(
             f"Matrix localpart {shown(localpart)} is not valid (printable ASCII, no ':')"
         )
-    error = _server_name_error(server)
+    error = matrix_server_name_error(server)
     if error:
         raise TargetSyntaxError(f"Matrix server name {shown(server)} is not valid: {error}")
     return Target(raw=raw, kind=kind, handle=None, did=None, protocol="matrix", account=text)

@@ -77,12 +77,24 @@ class FediverseAccountMoveCheck:
             return self._moved(view.actor.id, view.actor.moved_to, probes, data)
         known = exit_of(software)
         where = "/fediverse/nodeinfo"
+        hidden = view.actor.restricted or view.actor.signed_fetch_only
+        note = (
+            (
+                finding(
+                    "Whether it has moved is not known: the actor was not readable whole.",
+                    "/fediverse/actor",
+                ),
+            )
+            if hidden
+            else ()
+        )
         if movable:
             assert known is not None
             return partial(
                 f"{software} {version} can move the account: followers follow, posts and the "
                 "address stay behind",
                 finding(f"{software} documents the Move activity ({known.source}).", where),
+                *note,
                 score=MOVE_SCORE,
                 data=data,
             )
@@ -90,12 +102,14 @@ class FediverseAccountMoveCheck:
             return failed(
                 f"{software} {version} documents no way to move an account",
                 finding("Its documentation names no Move support for this version.", where),
+                *note,
                 data=data,
             )
         return info(
             f"Whether {software or 'this server software'} can move an account is not known to "
             "decaudit",
             finding("The software is not in decaudit's table of documented exits.", where),
+            *note,
             data=data,
         )
 

@@ -49,7 +49,8 @@ class FediverseDiscoveryCheck:
         ),
         scoring=(
             "pass 1.0: verified with a public key; partial 0.5: verified, but no public key, or "
-            "the actor's server answers only signed requests (authorized fetch)."
+            "the actor's server answers unsigned requests only in part (authorized fetch) or "
+            "not at all (401)."
         ),
         references=(
             "https://www.rfc-editor.org/rfc/rfc7033",
@@ -76,6 +77,15 @@ class FediverseDiscoveryCheck:
             return partial(
                 f"{view.account} leads to {actor.id}, whose server answers only signed requests: "
                 "decaudit could not read the actor itself",
+                *found,
+                score=NO_KEY_SCORE,
+                data=data,
+            )
+        if actor.restricted:
+            return partial(
+                f"{view.account} leads to {actor.id}, but its server gives unsigned requests only "
+                "a restricted actor (authorized fetch): its outbox, collections and any move are "
+                "not known",
                 *found,
                 score=NO_KEY_SCORE,
                 data=data,

@@ -68,7 +68,7 @@ class FediverseExportCheck:
         outbox = probes.outbox.body if isinstance(probes.outbox, JsonAnswer) else None
         total = outbox.get("totalItems") if isinstance(outbox, dict) else None
         posts = total if isinstance(total, int) and not isinstance(total, bool) else None
-        self_hosted = control.self_hosted(view, evidence.sandbox)
+        self_hosted = control.self_hosted(view, evidence)
         data: dict[str, JsonValue] = {
             "self_hosted": self_hosted,
             "software": software,

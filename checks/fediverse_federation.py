@@ -29,20 +29,21 @@ class FediverseFederationCheck:
         requires=("fediverse",),
         rationale=(
             "A federating server delivers your posts to your followers' servers, which keep "
-            "copies for their users: many independent operators carry you. A server that does "
-            "not federate (Mastodon's limited federation mode) is a walled garden of one."
+            "copies for their users: many independent operators carry you. A server that "
+            "federates with nobody keeps you to itself; one in Mastodon's limited federation "
+            "mode, only with the servers its admins allow."
         ),
         remediation=(
             "Choose a server that federates openly, or ask its administrator why it does not."
         ),
         data_keys={
-            "peers": "servers it lists as peers (null: the list is not public)",
+            "peers": "servers its peer list names, the servers it knows of (null: not public)",
             "sample": "a few of them",
         },
         method=(
-            "Mastodon's /api/v1/instance/peers: a list of servers means it federates with them; "
-            "an empty list means with nobody; a refusal (disabled, or limited federation mode) "
-            "leaves it unconfirmed."
+            "Mastodon's /api/v1/instance/peers lists the servers it knows of (has exchanged "
+            "with): a non-empty list shows it federates; an empty list, that it never has; a "
+            "refusal (the setting off, or limited federation mode) leaves it unconfirmed."
         ),
         scoring="pass 1.0: peers listed; partial 0.5: peer list not public; fail 0: no peers.",
         references=("https://docs.joinmastodon.org/methods/instance/#peers",),
@@ -65,12 +66,12 @@ class FediverseFederationCheck:
         data: dict[str, JsonValue] = {"peers": view.peers, "sample": sample}
         if view.peers == 0:
             return failed(
-                f"{view.host} federates with no other server",
+                f"{view.host} has never federated: its peer list names no other server",
                 finding("Its peer list is empty.", where),
                 data=data,
             )
         return passed(
-            f"{view.host} federates with {view.peers:,} servers",
+            f"{view.host} federates: its peer list names {view.peers:,} servers it knows of",
             finding(f"Its peer list names {view.peers:,} servers.", where),
             data=data,
         )

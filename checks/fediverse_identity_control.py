@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from auditor.check import CheckMeta, Outcome, failed, finding, passed
+from auditor.check import CheckMeta, EvidenceUnavailable, Outcome, failed, finding, passed
 from auditor.fediverse import control
 from auditor.fediverse.account import required_view
 from auditor.models.evidence import Evidence
@@ -44,8 +44,14 @@ class FediverseIdentityControlCheck:
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         view = required_view(evidence)
-        controller = control.identity_control(view, evidence.sandbox)
-        assert controller is not None and view.actor is not None
+        controller = control.identity_control(view, evidence)
+        assert view.actor is not None
+        if controller is None:
+            raise EvidenceUnavailable(
+                f"who runs {view.host} cannot be said: it is no known operator's, and its size "
+                "(NodeInfo) is unknown; audit with --own-domain if it is yours"
+            )
+
         data = {"actor": view.actor.id, "controller": controller.label, "reason": controller.reason}
         found = finding(f"Actor {view.actor.id}: {controller.reason}.", "/fediverse/actor")
         if controller.is_user:

@@ -6,8 +6,16 @@ from typing import ClassVar
 
 from pydantic import JsonValue
 
-from auditor.attribution import load_data
-from auditor.check import CheckMeta, Outcome, failed, finding, partial, passed
+from auditor.attribution import attribute_host, load_data
+from auditor.check import (
+    CheckMeta,
+    EvidenceUnavailable,
+    Outcome,
+    failed,
+    finding,
+    partial,
+    passed,
+)
 from auditor.fediverse import control
 from auditor.fediverse.account import required_view
 from auditor.models.evidence import Evidence
@@ -39,7 +47,8 @@ class FediverseInstanceOperatorCheck:
             "for one person); move with the Move activity."
         ),
         data_keys={
-            "operator": "who runs the server",
+            "operator": "who runs the server (decaudit's data, else its registrable domain; "
+            "also when self-hosted)",
             "host": "the server's host",
             "self_hosted": "your own server (your domain, at most 5 accounts)",
             "users": "accounts on the server (NodeInfo)",
@@ -55,11 +64,17 @@ class FediverseInstanceOperatorCheck:
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         view = required_view(evidence)
-        controller = control.hosting_control(view, evidence.sandbox)
-        assert controller is not None and view.host is not None
+        controller = control.hosting_control(view, evidence)
+        assert view.host is not None
+        if controller is None:
+            raise EvidenceUnavailable(
+                f"who runs {view.host} cannot be said: it is no known operator's, and its size "
+                "(NodeInfo) is unknown; audit with --own-domain if it is yours"
+            )
         info = view.nodeinfo
+        server = attribute_host(view.host, sandbox=evidence.sandbox)
         data: dict[str, JsonValue] = {
-            "operator": controller.label,
+            "operator": server.label,
             "host": view.host,
             "self_hosted": controller.is_user,
             "users": info.users if info else None,

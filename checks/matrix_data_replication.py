@@ -45,7 +45,7 @@ class MatrixDataReplicationCheck:
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         view = required_view(evidence)
-        self_hosted = control.self_hosted(view, evidence.sandbox)
+        self_hosted = control.self_hosted(view, evidence)
         data = {"federates": bool(view.federates), "self_hosted": self_hosted}
         where = "/matrix/federation_version"
         if self_hosted:

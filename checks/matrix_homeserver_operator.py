@@ -6,8 +6,16 @@ from typing import ClassVar
 
 from pydantic import JsonValue
 
-from auditor.attribution import load_data
-from auditor.check import CheckMeta, Outcome, failed, finding, partial, passed
+from auditor.attribution import attribute_host, load_data
+from auditor.check import (
+    CheckMeta,
+    EvidenceUnavailable,
+    Outcome,
+    failed,
+    finding,
+    partial,
+    passed,
+)
 from auditor.matrix import control
 from auditor.matrix.account import required_view
 from auditor.models.evidence import Evidence
@@ -37,7 +45,8 @@ class MatrixHomeserverOperatorCheck:
             "provider that runs one behind your domain."
         ),
         data_keys={
-            "operator": "who runs the homeserver",
+            "operator": "who runs the homeserver (decaudit's data, else its registrable "
+            "domain; also when self-hosted)",
             "host": "where it answers",
             "self_hosted": "on your own domain",
             "delegated": "the homeserver is on another host than the server name",
@@ -52,11 +61,12 @@ class MatrixHomeserverOperatorCheck:
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         view = required_view(evidence)
-        controller = control.hosting_control(view, evidence.sandbox)
-        if controller is None:
-            return failed("No homeserver was found for this ID", data={})
+        controller = control.hosting_control(view, evidence)
+        if controller is None or view.homeserver_host is None:
+            raise EvidenceUnavailable("no homeserver was found for this ID")
+        server = attribute_host(view.homeserver_host, sandbox=evidence.sandbox)
         data: dict[str, JsonValue] = {
-            "operator": controller.label,
+            "operator": server.label,
             "host": view.homeserver_host,
             "self_hosted": controller.is_user,
             "delegated": view.delegated,

@@ -46,7 +46,7 @@ class MatrixIdentityPortabilityCheck:
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         view = required_view(evidence)
-        controller = control.name_control(view, evidence.sandbox)
+        controller = control.name_control(view, evidence)
         data: dict[str, JsonValue] = {
             "server_name": view.server_name,
             "own_domain": controller.is_user,

@@ -46,7 +46,7 @@ class MatrixNameDomainCheck:
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         view = required_view(evidence)
-        controller = control.name_control(view, evidence.sandbox)
+        controller = control.name_control(view, evidence)
         data = {
             "server_name": view.server_name,
             "controller": controller.label,

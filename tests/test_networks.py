@@ -37,6 +37,7 @@ from auditor.sandbox.world import HOSTILE, World
 from auditor.session import Session
 
 AP = "application/activity+json"
+SCHEMA_20 = "http://nodeinfo.diaspora.software/ns/schema/2.0"
 
 # --- documents ----------------------------------------------------------------------------------
 
@@ -354,7 +355,9 @@ def test_a_matrix_id_nobody_answers_for_is_unresolved() -> None:
     assert isinstance(evidence.matrix, MatrixProbes)
     assert [step.split(" (")[0] for step in evidence.matrix.discovery] == [
         "no delegation at https://nowhere.test/.well-known/matrix/server",
-        "no SRV record for nowhere.test",
+        "no SRV record _matrix-fed._tcp.nowhere.test",
+        "no SRV record _matrix._tcp.nowhere.test",  # deprecated in v1.8, still a fallback
+        "no SRV record for nowhere.test: port 8448",
     ]
     assert evidence.matrix.federation_address == "nowhere.test:8448"
     assert report.band is None and "no homeserver answered for nowhere.test" in str(
@@ -427,6 +430,15 @@ def test_a_custom_domain_confirmed_by_the_actors_server() -> None:
             )
         if path == "/api/v1/instance/peers":
             return httpx.Response(200, content=b'["a.test", "b.test"]', headers=jrd_type)
+        if path == "/.well-known/nodeinfo":
+            link = {"rel": SCHEMA_20, "href": "https://social.host.test/nodeinfo/2.0"}
+            return httpx.Response(
+                200, content=json.dumps({"links": [link]}).encode(), headers=jrd_type
+            )
+        if path == "/nodeinfo/2.0":
+            info = {"version": "2.0", "software": {"name": "mastodon", "version": "4.3.2"},
+                    "usage": {"users": {"total": 900}}, "openRegistrations": True}  # fmt: skip
+            return httpx.Response(200, content=json.dumps(info).encode(), headers=jrd_type)
         return httpx.Response(404)
 
     _host(world, "dana.test", lambda r: finger("acct:dana@dana.test"))
@@ -446,3 +458,192 @@ def test_a_custom_domain_confirmed_by_the_actors_server() -> None:
     _host(world, "social.host.test", provider)
     _, report = _audit(world, "@someone@dana.test")
     assert report.band is None
+
+
+# --- what outside evidence cannot show is never presumed (review findings) ---------------------
+
+
+def _synapse(server_name: str, key_seed: str) -> Callable[[httpx.Request], httpx.Response]:
+    """A homeserver answering federation and client API for ``server_name`` (user eve)."""
+    key = seeded_ed25519(key_seed)
+    json_type = {"content-type": "application/json"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/_matrix/key/v2/server":
+            body = json.dumps(_keys(server_name, key)).encode()
+            return httpx.Response(200, content=body, headers=json_type)
+        if path == "/_matrix/federation/v1/version":
+            return httpx.Response(
+                200, content=b'{"server": {"name": "Synapse"}}', headers=json_type
+            )
+        if path == "/_matrix/client/versions":
+            return httpx.Response(200, content=b'{"versions": ["v1.11"]}', headers=json_type)
+        if path.startswith("/_matrix/client/v3/profile/@eve:"):
+            return httpx.Response(200, content=b'{"displayname": "Eve"}', headers=json_type)
+        if path.startswith("/_matrix/client/v3/profile/"):
+            body = b'{"errcode": "M_NOT_FOUND", "error": "Profile was not found"}'
+            return httpx.Response(404, content=body, headers=json_type)
+        return httpx.Response(404, content=b'{"errcode": "M_UNRECOGNIZED"}', headers=json_type)
+
+    return answer
+
+
+def test_an_unknown_matrix_server_name_is_not_presumed_the_users() -> None:
+    world = World()
+    _host(world, "community.test", _synapse("community.test", "community"))
+    _, report = _audit(world, "@eve:community.test")
+    control = {c.layer: (c.label, c.yours) for c in report.control}
+    assert control["identity"] == ("community.test", False)
+    assert control["hosting"] == ("community.test", False)
+    assert report.band is not None and report.band.value == "hybrid"  # federates: not one party
+    replication = next(c for c in report.checks if c.id == "matrix-data-replication")
+    assert replication.status.value == "partial"  # not "you run the homeserver"
+
+    # declared by the person auditing: then, and only then, it is theirs
+    async def run() -> Evidence:
+        settings = world.settings(own_domains=["community.test"])
+        async with Session.open(
+            settings, resolver=world.zone.resolver(), transport=world.transport()
+        ) as session:
+            return await gather("@eve:community.test", session=session, now=SANDBOX_NOW)
+
+    declared = rescore(asyncio.run(run()))
+    assert declared.band is not None and declared.band.value == "decentralized"
+    assert "you declared community.test yours" in declared.band_basis[1]
+
+
+def test_an_ip_literal_server_name_is_whoever_holds_the_address() -> None:
+    from auditor.matrix.account import MatrixView
+    from auditor.matrix.control import name_control, self_hosted
+
+    world = build_world(["matrix-flagship"])
+    evidence, _ = _audit(world, "@alice:matrix.org")
+    view = MatrixView(
+        "@a:203.0.113.5", "203.0.113.5", "203.0.113.5", "203.0.113.5", False, True, "", None,
+        None, True, True,
+    )  # fmt: skip
+    controller = name_control(view, evidence)
+    assert (controller.party, controller.is_user) == ("203.0.113.5", False)
+    assert not self_hosted(view, evidence)
+
+
+def test_a_matrix_user_the_homeserver_does_not_know_is_unresolved() -> None:
+    world = World()
+    _host(world, "community.test", _synapse("community.test", "community"))
+    _, report = _audit(world, "@nobody:community.test")
+    assert report.band is None
+    assert "has no user @nobody:community.test" in str(report.unresolved_reason)
+
+
+def test_a_client_api_claimed_elsewhere_is_not_trusted_without_the_user() -> None:
+    """evil.test's well-known names matrix.org's client API; nobody there is eve."""
+    world = build_world(["matrix-flagship"])
+    client = json.dumps({"m.homeserver": {"base_url": "https://matrix-client.matrix.org"}})
+
+    def evil(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/matrix/client":
+            return httpx.Response(
+                200, content=client.encode(), headers={"content-type": "application/json"}
+            )
+        return httpx.Response(404)
+
+    _host(world, "evil.test", evil)
+    _, report = _audit(world, "@eve:evil.test")
+    assert report.band is None  # not "hosted by The Matrix.org Foundation"
+
+
+def test_the_deprecated_srv_service_is_still_a_fallback() -> None:
+    world = World()
+    _host(world, "matrix.old.test", _synapse("old.test", "old"))
+    world.zone.add_srv("_matrix._tcp.old.test", 10, 0, 443, "matrix.old.test")
+    evidence, report = _audit(world, "@eve:old.test")
+    assert isinstance(evidence.matrix, MatrixProbes)
+    assert evidence.matrix.federation_address == "matrix.old.test:443"
+    assert "SRV _matrix._tcp.old.test points to matrix.old.test:443" in evidence.matrix.discovery
+    assert next(c for c in report.checks if c.id == "matrix-federation").status.value == "pass"
+
+
+@pytest.mark.parametrize("value", ["x@victim.test", "a.test/x", " a.test", "999.1.1.1"])
+def test_a_malformed_delegation_is_refused(value: str) -> None:
+    assert isinstance(delegation({"m.server": value}), str)
+
+
+def test_a_hidden_peer_list_does_not_make_the_flagship_centralized() -> None:
+    world = build_world(["fedi-flagship"])
+    world.fediverse["mastodon.social"].peers_api = False
+    _, report = _audit(world, "@alice@mastodon.social")
+    assert report.band is not None and report.band.value == "hybrid"
+    assert "whether it federates could not be judged" in report.band_basis[0]
+
+
+def test_an_unknown_size_is_not_a_named_operator() -> None:
+    """The single-user server with NodeInfo failing: who runs it cannot be said."""
+    world = build_world(["fedi-own-domain"])
+
+    async def broken(request: httpx.Request) -> httpx.Response:
+        if "nodeinfo" in request.url.path:
+            return httpx.Response(503)
+        return await app(request)
+
+    app = world.network.hosts["carol.test"]
+    world.network.hosts["carol.test"] = broken
+    world.fediverse["carol.test"].peers_api = False
+    _, report = _audit(world, "@carol@carol.test")
+    statuses = {c.id: c.status.value for c in report.checks}
+    assert statuses["fediverse-instance-operator"] == "error"
+    assert report.band is not None and report.band.value == "hybrid"  # never "centralized"
+
+
+def test_a_restricted_actor_leaves_a_move_unknown() -> None:
+    world = build_world(["fedi-limited-federation"])
+    _, report = _audit(world, "@gus@lodge.test")
+    move = next(c for c in report.checks if c.id == "fediverse-account-move")
+    assert any("Whether it has moved is not known" in f.message for f in move.findings)
+    discovery = next(c for c in report.checks if c.id == "fediverse-discovery")
+    assert discovery.status.value == "partial" and "restricted actor" in discovery.summary
+
+
+def test_an_actor_behind_signatures_on_another_host_is_confirmed_by_its_url() -> None:
+    """GoToSocial asks a signature for every ActivityPub GET; its WebFinger answers for the actor
+    URL with the account's address (account-domain set apart from its host)."""
+    world = World()
+    actor_url = "https://gts.host.test/users/dana"
+    jrd_type = {"content-type": "application/jrd+json"}
+
+    def finger(subject: str) -> httpx.Response:
+        body = {"subject": subject, "links": [{"rel": "self", "type": AP, "href": actor_url}]}
+        return httpx.Response(200, content=json.dumps(body).encode(), headers=jrd_type)
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/webfinger":
+            assert request.url.params["resource"] == actor_url
+            return finger("acct:dana@dana.test")
+        if request.url.path == "/users/dana":
+            return httpx.Response(401, content=b"")
+        return httpx.Response(404)
+
+    _host(world, "dana.test", lambda r: finger("acct:dana@dana.test"))
+    _host(world, "gts.host.test", server)
+    _, report = _audit(world, "@dana@dana.test")
+    assert report.band is not None and report.unresolved_reason is None
+    discovery = next(c for c in report.checks if c.id == "fediverse-discovery")
+    assert discovery.status.value == "partial"
+
+
+def test_fediverse_what_ifs_do_not_speak_of_apps() -> None:
+    world = build_world(["fedi-flagship"])
+    _, report = _audit(world, "@alice@mastodon.social")
+    assert all("seen in apps" not in d.if_offline for d in report.dependencies)
+
+
+def test_batch_keys_fold_fediverse_user_case_only() -> None:
+    from auditor.batch.targets import target_key
+    from auditor.syntax import parse_target
+
+    assert target_key(parse_target("@Alice@mastodon.social")) == target_key(
+        parse_target("acct:alice@Mastodon.Social")
+    )
+    assert target_key(parse_target("@Bob:matrix.org")) != target_key(
+        parse_target("@bob:matrix.org")
+    )

@@ -21,7 +21,8 @@ from tests.sandbox.test_serve import clean_environment
 
 pytestmark = pytest.mark.network
 SCENARIOS = (
-    "bsky-default,fedi-flagship,fedi-own-domain,fedi-non-federating,fedi-impostor,"
+    "bsky-default,fedi-flagship,fedi-own-domain,fedi-non-federating,fedi-limited-federation,"
+    "fedi-impostor,"
     "matrix-flagship,matrix-own-domain,matrix-delegated,matrix-non-federating"
 )
 
@@ -55,7 +56,8 @@ def invoke(*args: str) -> Any:
     [
         ("@alice@mastodon.social", "hybrid", {"fediverse-federation": "pass"}),
         ("@carol@carol.test", "decentralized", {"fediverse-instance-operator": "pass"}),
-        ("@frank@intranet.test", "centralized", {"fediverse-discovery": "partial"}),
+        ("@frank@intranet.test", "centralized", {"fediverse-federation": "fail"}),
+        ("@gus@lodge.test", "hybrid", {"fediverse-discovery": "partial"}),
         # found by DNS SRV through the served nameserver
         ("@hal:hal.test", "decentralized", {"matrix-federation": "pass"}),
         ("@ivy:ivy.test", "hybrid", {"matrix-homeserver-operator": "partial"}),
@@ -139,10 +141,12 @@ def test_a_mixed_batch_counts_every_network(served: dict[str, Any], tmp_path: Pa
         return {s["name"]: s["count"] for s in data["layers"][layer]["shares"]}
 
     assert counts("network") == {"atproto": 1, "activitypub": 2, "matrix": 2}
+    # self-hosted servers are each their own operator, never one "you"
     assert counts("hosting_operator") == {
         "Bluesky Social PBC": 1,
         "Mastodon gGmbH": 1,
-        "you": 2,
+        "carol.test": 1,
+        "hal.test": 1,
         "The Matrix.org Foundation C.I.C.": 1,
     }
     assert counts("name_domain") == {"the holder's own domain": 2, "an operator's domain": 3}

@@ -31,8 +31,12 @@ accounts of every network; the others are AT Protocol's own. ``relay_operators``
 shares are shares of carriage."""
 
 CRITICAL = ("hosting_operator", "relay_operators", "appview_operators", "identity_directory")
-"""(For AT Protocol accounts ``hosting_operator`` is ``pds_operator``, so an AT-only batch's
-Nakamoto coefficient is what it was before other networks were counted.)"""
+"""The layers an account cannot do without: the Nakamoto coefficient is their minimum. (For AT
+Protocol accounts ``hosting_operator`` is ``pds_operator``, so an AT-only batch's coefficient is
+what it was before other networks were counted.)"""
+CRITICAL_ACROSS_NETWORKS = ("hosting_operator",)
+"""In a batch of several networks only the hosting layer counts every account: the others are AT
+Protocol's own, and a minimum over layers counting different accounts would mean nothing."""
 
 HOSTING_CHECK = {
     "atproto": "pds-operator",
@@ -42,7 +46,11 @@ HOSTING_CHECK = {
 """The check whose ``data.operator`` names each network's hosting operator."""
 NAME_CHECK = {"activitypub": "fediverse-name-domain", "matrix": "matrix-name-domain"}
 OWN_DOMAIN, OPERATOR_DOMAIN = "the holder's own domain", "an operator's domain"
-"""The layers an account cannot do without: the Nakamoto coefficient is their minimum."""
+
+
+def critical_layers(networks: set[str]) -> tuple[str, ...]:
+    """The layers the Nakamoto coefficient is taken over, for a batch of ``networks``."""
+    return CRITICAL if networks <= {"atproto"} else CRITICAL_ACROSS_NETWORKS
 
 
 def _check(report: Mapping[str, Any], check_id: str) -> Mapping[str, Any] | None:

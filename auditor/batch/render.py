@@ -29,6 +29,14 @@ LAYER_TITLES = {
 }
 
 
+def _by_network(summary: Mapping[str, Any]) -> str:
+    """`` (atproto 45.0, matrix 38.0)`` when the batch spans several networks."""
+    means = summary.get("mean_score_by_network")
+    if not isinstance(means, dict) or len(means) < 2:
+        return ""
+    return " (" + ", ".join(f"{inert(str(k))} {_num(v, 1)}" for k, v in means.items()) + ")"
+
+
 def _pct(value: object) -> str:
     return f"{float(value) * 100:.1f}%" if isinstance(value, int | float) else "-"
 
@@ -83,7 +91,7 @@ def headline(summary: Mapping[str, Any]) -> list[str]:
     lines = [
         counts,
         f"Counted: {summary.get('counted')}",
-        f"Mean score: {_num(summary.get('mean_score'), 1)}",
+        f"Mean score: {_num(summary.get('mean_score'), 1)}{_by_network(summary)}",
         "Bands: "
         + ", ".join(
             f"{band} {count}" for band, count in sorted((summary.get("bands") or {}).items())

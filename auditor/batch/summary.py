@@ -15,7 +15,7 @@ from typing import Any
 
 from auditor import __version__
 from auditor.batch import SUMMARY_KIND
-from auditor.batch.layers import CRITICAL, LAYERS, account_layers, is_bridged
+from auditor.batch.layers import LAYERS, account_layers, critical_layers, is_bridged
 from auditor.ecosystem.metrics import concentration, nakamoto
 from auditor.scoring import SCORING_VERSION
 
@@ -40,12 +40,17 @@ class Tally:
         self.scored = 0
         self.scoring_versions: Counter[str] = Counter()
         self.dids: set[str] = set()
+        self.by_network: dict[str, tuple[float, int]] = {}
+        """Score total and count per network (scores of different networks are made against
+        different checks: their means are given apart)."""
         self.same_account = 0
 
     def add(self, report: dict[str, Any]) -> bool:
         """Count one report; ``False`` when its account was already counted."""
         account = report.get("did") or report.get("account")
         if isinstance(account, str):
+            if report.get("protocol") == "activitypub":
+                account = account.lower()  # as the targets file's duplicates are found
             if account in self.dids:  # a handle and a DID (or two handles) named one account
                 self.same_account += 1
                 return False
@@ -59,6 +64,9 @@ class Tally:
         if isinstance(report.get("score"), int | float):
             self.score_total += float(report["score"])
             self.scored += 1
+            network = str(report.get("protocol") or "atproto")
+            total, count = self.by_network.get(network, (0.0, 0))
+            self.by_network[network] = (total + float(report["score"]), count + 1)
         if is_bridged(report):
             self.bridged += 1
         for layer, values in account_layers(report).items():
@@ -67,7 +75,7 @@ class Tally:
 
     def summary(self, *, now: datetime | None = None, **extra: Any) -> dict[str, Any]:
         metrics = {layer: concentration(dict(counts)) for layer, counts in self.layers.items()}
-        coefficient = nakamoto(metrics, CRITICAL)
+        coefficient = nakamoto(metrics, critical_layers(set(self.layers["network"]) or {"atproto"}))
         return {
             "kind": SUMMARY_KIND,
             "summary_version": SUMMARY_VERSION,
@@ -86,6 +94,10 @@ class Tally:
                 **extra,
             },
             "mean_score": round(self.score_total / self.scored, 2) if self.scored else None,
+            "mean_score_by_network": {
+                network: round(total / count, 2)
+                for network, (total, count) in sorted(self.by_network.items())
+            },
             "bands": dict(self.layers["band"]),
             "nakamoto": coefficient.to_dict(),
             "layers": {layer: m.to_dict() for layer, m in metrics.items()},

@@ -15,6 +15,8 @@ from auditor.syntax import Target, TargetSyntaxError, parse_target
 def target_key(target: Target) -> str:
     """What makes two targets the same account request: the DID, the normalised handle, or the
     fediverse address / Matrix ID."""
+    if target.protocol == "activitypub" and target.account:
+        return target.account.lower()  # user names compare case-insensitively, as Mastodon's do
     return target.did or target.handle or target.account or target.raw
 
 

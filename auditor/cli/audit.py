@@ -71,6 +71,7 @@ def check(
     plc_mirror: opt.PlcMirror = None,
     appview: opt.AppView = None,
     labeler: opt.Labeler = None,
+    own_domain: opt.OwnDomain = None,
     skip_export: Annotated[
         bool,
         typer.Option(
@@ -102,6 +103,7 @@ def check(
         plc_mirror=plc_mirror,
         appview=appview,
         labeler=labeler,
+        own_domain=own_domain,
         skip_export=skip_export,
         save_export=save_export,
         max_export_size=max_export_size,

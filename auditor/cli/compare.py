@@ -36,6 +36,7 @@ def compare(
     plc_mirror: opt.PlcMirror = None,
     appview: opt.AppView = None,
     labeler: opt.Labeler = None,
+    own_domain: opt.OwnDomain = None,
     with_export: Annotated[
         bool,
         typer.Option("--with-export", help="Also download and verify AT Protocol repositories."),
@@ -70,6 +71,7 @@ def compare(
         plc_mirror=plc_mirror,
         appview=appview,
         labeler=labeler,
+        own_domain=own_domain,
         skip_export=not with_export,
         save_export=None,
         max_export_size=opt.DEFAULT_MAX_EXPORT_MIB,

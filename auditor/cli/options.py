@@ -172,6 +172,17 @@ def blob_count(value: str) -> int | None:
     return int(value)
 
 
+OwnDomain = Annotated[
+    ListOpt,
+    typer.Option(
+        "--own-domain",
+        envvar=env("own_domain"),
+        help="DOMAIN the account holder controls (repeatable): a Matrix server name or a "
+        "fediverse server decaudit cannot otherwise tell is theirs. Reports print the claim.",
+    ),
+]
+
+
 def network_settings(
     *,
     plc_url: str,
@@ -189,6 +200,7 @@ def network_settings(
     deadline: float,
     allow_private: bool,
     ca_bundle: Path | None,
+    own_domain: ListOpt = None,
 ) -> AuditSettings:
     """Settings from the shared options.
 
@@ -212,6 +224,7 @@ def network_settings(
         deadline=deadline,
         allow_private=allow_private,
         ca_bundle=str(ca_bundle) if ca_bundle else None,
+        own_domains=split(own_domain),
     )
 
 

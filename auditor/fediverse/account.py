@@ -74,7 +74,7 @@ def _confirm(
         if subject is not None and not same_account(subject, probes.account):
             return True, f"{domain} calls this account {subject}", subject
         return True, f"{domain} serves the actor {actor.id} itself", subject or probes.account
-    confirm = probes.server_webfinger
+    confirm = probes.server_webfinger  # asked for the actor's name, or its URL if unknown
     if not isinstance(confirm, JsonAnswer):
         return (
             False,
@@ -121,12 +121,12 @@ def account_view(probes: FediverseProbes) -> AccountView:
     if jrd.actor_url is None:
         return view(None, False, f"WebFinger on {domain}: {jrd.problem}", None)
     subject = acct_of(jrd.subject)
-    if signed_fetch_required(probes.actor, jrd.actor_url, domain):
+    if signed_fetch_required(probes.actor):
         actor_only = actor_behind_signed_fetch(jrd.actor_url)
-        reason = (
-            f"{domain} serves the actor {jrd.actor_url} itself, but answers only signed requests"
-        )
-        return view(actor_only, True, reason, subject or probes.account)
+        confirmed, reason, canonical = _confirm(probes, actor_only, subject)
+        if confirmed:
+            reason += "; the actor itself answers only signed requests"
+        return view(actor_only, confirmed, reason, canonical)
     if not isinstance(probes.actor, JsonAnswer):
         return view(
             None,

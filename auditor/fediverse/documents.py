@@ -111,8 +111,12 @@ class Actor:
     outbox: str | None
     has_public_key: bool
     signed_fetch_only: bool = False
-    """Known from WebFinger alone: its server answers only signed requests ("authorized fetch",
-    Mastodon's secure or limited federation mode), so the document itself was not read."""
+    """Known from WebFinger alone: its server refused an unsigned fetch (401; GoToSocial asks a
+    signature for every ActivityPub request), so the document itself was not read."""
+    restricted: bool = False
+    """The server gave an unsigned request only the fields needed to verify signatures (Mastodon
+    with authorized fetch: no outbox, no collections, no ``movedTo``): what is missing is unknown,
+    not absent."""
 
 
 def actor_behind_signed_fetch(url: str) -> Actor:
@@ -130,10 +134,10 @@ def actor_behind_signed_fetch(url: str) -> Actor:
     )
 
 
-def signed_fetch_required(failure: object, url: str, domain: str) -> bool:
-    """The actor fetch was refused with 401 by the address's own domain: a server that answers
-    only signed requests, not a missing account (its WebFinger already vouched for it)."""
-    return getattr(failure, "http_status", None) == 401 and host_of(url) == domain
+def signed_fetch_required(failure: object) -> bool:
+    """The actor fetch was refused with 401: a server that answers only signed requests, not a
+    missing account (whether WebFinger's claim holds is then confirmed by WebFinger alone)."""
+    return getattr(failure, "http_status", None) == 401
 
 
 def read_actor(body: object, fetched: str) -> Actor | str:
@@ -152,6 +156,8 @@ def read_actor(body: object, fetched: str) -> Actor | str:
     username = body.get("preferredUsername")
     aliases = body.get("alsoKnownAs")
     key = body.get("publicKey")
+    has_key = isinstance(key, dict) and isinstance(key.get("publicKeyPem"), str)
+    collections = ("outbox", "followers", "following")
     return Actor(
         id=actor_id,
         host=host_of(actor_id),
@@ -164,7 +170,8 @@ def read_actor(body: object, fetched: str) -> Actor | str:
             if (url := _https_url(a))
         ),
         outbox=_https_url(body.get("outbox")),
-        has_public_key=isinstance(key, dict) and isinstance(key.get("publicKeyPem"), str),
+        has_public_key=has_key,
+        restricted=has_key and not any(name in body for name in collections),
     )
 
 

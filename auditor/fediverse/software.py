@@ -30,7 +30,7 @@ KNOWN: dict[str, Exit] = {
         "https://docs.joinmastodon.org/user/moving/",
     ),
     "gotosocial": Exit(
-        (0,),
+        (0, 15),
         "CSV lists of follows, lists, blocks and mutes",
         "https://docs.gotosocial.org/en/latest/user_guide/migration/",
     ),

@@ -70,9 +70,12 @@ async def _around_the_actor(
     async def server_webfinger() -> JsonProbe | NotCollected:
         if host == account_domain:
             return _skip(skipped_here)
-        if actor.preferred_username is None:
+        if actor.preferred_username is not None:
+            resource = f"acct:{actor.preferred_username}@{host}"
+        elif actor.signed_fetch_only:
+            resource = actor.id  # unread actor: ask about its URL (Mastodon, GoToSocial accept it)
+        else:
             return _skip("the actor has no preferredUsername to ask its server about")
-        resource = f"acct:{actor.preferred_username}@{host}"
         return await json_answer(
             ctx, webfinger_url(host), {"resource": resource}, accept=JRD_ACCEPT
         )
@@ -142,6 +145,6 @@ async def gather_fediverse(ctx: GatherContext, account: str) -> FediverseProbes:
                 rest = await _around_the_actor(ctx, actor, domain)
             else:
                 rest = {name: _skip(f"not asked: {actor}") for name in rest}
-        elif signed_fetch_required(actor_slot, jrd.actor_url, domain):
+        elif signed_fetch_required(actor_slot):
             rest = await _around_the_actor(ctx, actor_behind_signed_fetch(jrd.actor_url), domain)
     return FediverseProbes(account=account, webfinger=finger, actor=actor_slot, **rest)

@@ -33,8 +33,11 @@ Slot: TypeAlias = JsonAnswer | ProbeFailure | NotCollected
 SrvProbe: TypeAlias = SrvAnswer | ProbeFailure | NotCollected
 
 
-async def _srv(ctx: GatherContext, host: str) -> SrvProbe:
-    name = f"_matrix-fed._tcp.{host}"
+SRV_SERVICES = ("_matrix-fed._tcp", "_matrix._tcp")
+"""The current SRV service, then the one deprecated in v1.8, which the spec still asks after."""
+
+
+async def _srv(ctx: GatherContext, name: str) -> SrvProbe:
     start = time.perf_counter()
     found = await lookup_srv(ctx, name)
     if isinstance(found, ProbeFailure):
@@ -44,16 +47,19 @@ async def _srv(ctx: GatherContext, host: str) -> SrvProbe:
 
 
 async def _by_srv(ctx: GatherContext, host: ServerName, steps: list[str]) -> tuple[SrvProbe, str]:
-    """SRV for ``host``, else ``host:8448``."""
-    srv = await _srv(ctx, host.host)
-    if isinstance(srv, SrvAnswer):
-        chosen = pick_srv([(r.priority, r.weight, r.port, r.target) for r in srv.records])
-        if chosen is not None:
-            address = ServerName(chosen[3], chosen[2]).address()
-            steps.append(f"SRV {srv.name} points to {address}")
-            return srv, address
-    reason = srv.message if isinstance(srv, ProbeFailure) else "no usable SRV record"
-    steps.append(f"no SRV record for {host.host} ({reason}): port {DEFAULT_PORT}")
+    """SRV for ``host`` (the current service, then the deprecated one), else ``host:8448``."""
+    srv: SrvProbe = NotCollected(reason="not asked")
+    for service in SRV_SERVICES:
+        srv = await _srv(ctx, f"{service}.{host.host}")
+        if isinstance(srv, SrvAnswer):
+            chosen = pick_srv([(r.priority, r.weight, r.port, r.target) for r in srv.records])
+            if chosen is not None:
+                address = ServerName(chosen[3], chosen[2]).address()
+                steps.append(f"SRV {srv.name} points to {address}")
+                return srv, address
+        reason = srv.message if isinstance(srv, ProbeFailure) else "no usable record"
+        steps.append(f"no SRV record {service}.{host.host} ({reason})")
+    steps.append(f"no SRV record for {host.host}: port {DEFAULT_PORT}")
     return srv, host.address()
 
 
@@ -110,7 +116,7 @@ async def gather_matrix(ctx: GatherContext, user_id: str) -> MatrixProbes:
     async def client() -> tuple[
         JsonProbe | NotCollected, JsonProbe | NotCollected, JsonProbe | NotCollected
     ]:
-        if name is None or name.is_ip or name.port is not None:
+        if name is None or name.is_ip:  # (a port does not matter: clients ask the hostname)
             skipped = NotCollected(reason="not asked: the server name has no domain to ask")
             return skipped, skipped, skipped
         url = f"https://{host}/.well-known/matrix/client"

@@ -16,6 +16,7 @@ from auditor.check import EvidenceUnavailable
 from auditor.fediverse.account import slot_problem
 from auditor.matrix.discovery import client_base, split_server_name
 from auditor.matrix.keys import KeyCheck, verify_server_keys
+from auditor.models.common import ProbeFailure
 from auditor.models.evidence import Evidence, JsonAnswer
 from auditor.models.matrix import MatrixProbes
 
@@ -55,28 +56,42 @@ def _software(probes: MatrixProbes) -> str | None:
     return " ".join(parts) or None
 
 
+def _srv_note(probes: MatrixProbes) -> str:
+    """When discovery went through SRV, say how decaudit asked (see auditor.matrix.discovery)."""
+    if not any(step.startswith("SRV ") for step in probes.discovery):
+        return ""
+    return (
+        "; decaudit asked the SRV target under its own name, and a server configured to answer "
+        "only under the server name would look the same"
+    )
+
+
 def _federation(
     probes: MatrixProbes, keys: KeyCheck | None, client_ok: bool
 ) -> tuple[bool | None, str]:
-    if keys is not None and keys.valid and isinstance(probes.federation_version, JsonAnswer):
+    where = probes.federation_address
+    if keys is not None and keys.valid:
+        version = (
+            ""
+            if isinstance(probes.federation_version, JsonAnswer)
+            else (
+                f" (its version endpoint did not answer: {slot_problem(probes.federation_version)})"
+            )
+        )
         return (
             True,
-            f"its federation API at {probes.federation_address} answers with keys signed by "
-            f"{probes.server_name}",
+            f"its federation API at {where} answers with keys signed by {probes.server_name}"
+            + version,
         )
-    if keys is not None and not keys.valid:
+    if keys is not None:
+        return False, f"the federation API at {where} is not {probes.server_name}'s: {keys.problem}"
+    problem = slot_problem(probes.server_keys)
+    if client_ok:
         return (
             False,
-            f"the federation API at {probes.federation_address} is not {probes.server_name}'s: "
-            f"{keys.problem}",
+            f"its client API answers but its federation API does not ({problem})"
+            + _srv_note(probes),
         )
-    problem = slot_problem(
-        probes.server_keys
-        if not isinstance(probes.server_keys, JsonAnswer)
-        else probes.federation_version
-    )
-    if client_ok:
-        return False, f"its client API answers but its federation API does not ({problem})"
     return None, f"neither its federation API nor its client API answered ({problem})"
 
 
@@ -93,6 +108,11 @@ def matrix_view(probes: MatrixProbes) -> MatrixView:
     federation_host = (
         split_server_name(probes.federation_address) if probes.federation_address else None
     )
+    profile: bool | None = None
+    if isinstance(probes.profile, JsonAnswer):
+        profile = True
+    elif isinstance(probes.profile, ProbeFailure) and probes.profile.error_name == "M_NOT_FOUND":
+        profile = False  # no such user there (an unknown endpoint is M_UNRECOGNIZED)
     homeserver: str | None = None
     if federates and federation_host is not None:
         homeserver = federation_host.host
@@ -102,12 +122,11 @@ def matrix_view(probes: MatrixProbes) -> MatrixView:
             if isinstance(probes.well_known_client, JsonAnswer)
             else None
         )
-        homeserver = host_of(base) if base else server_host
-    profile: bool | None = None
-    if isinstance(probes.profile, JsonAnswer):
-        profile = True
-    elif getattr(probes.profile, "http_status", None) == 404:
-        profile = False
+        client_host = host_of(base) if base else server_host
+        # a client API elsewhere is only a claim of the server name's well-known file: it is
+        # taken as the homeserver when the user's profile is there (anyone can point anywhere)
+        if client_host == server_host or profile:
+            homeserver = client_host
     return MatrixView(
         user_id=probes.user_id,
         server_name=probes.server_name,
@@ -128,6 +147,16 @@ def homeserver_missing(probes: MatrixProbes) -> str | None:
     view = matrix_view(probes)
     if view.federates is None:
         return f"no homeserver answered for {probes.server_name}: {view.federation_reason}"
+    if view.profile_found is False:
+        return (
+            f"the homeserver of {probes.server_name} answers, but has no user {probes.user_id} "
+            "(its profile lookup says not found)"
+        )
+    if view.homeserver_host is None:
+        return (
+            f"{probes.server_name}'s client discovery names a homeserver elsewhere that does not "
+            f"show {probes.user_id}, and its federation API does not answer: not trusted"
+        )
     return None
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from auditor.syntax import matrix_server_name_error
+
 DEFAULT_PORT = 8448
 """The federation port when nothing says otherwise."""
 
@@ -75,9 +77,10 @@ def delegation(body: object) -> ServerName | str:
     value = body.get("m.server")
     if not isinstance(value, str):
         return "the answer has no m.server string"
-    parsed = split_server_name(value)
+    problem = matrix_server_name_error(value) if len(value) <= 300 else "too long"
+    parsed = split_server_name(value) if problem is None else None
     if parsed is None:
-        return f"m.server {value[:80]!r} is not host[:port]"
+        return f"m.server {value[:80]!r} is not host[:port] ({problem or 'malformed'})"
     return parsed
 
 

@@ -17,13 +17,16 @@ the real software does (Mastodon's controllers and serializers are the reference
 * NodeInfo 2.0 (``/.well-known/nodeinfo`` then ``/nodeinfo/2.0``), ``/api/v2/instance`` and
   ``/api/v1/instance/peers`` (Mastodon's REST API).
 
-A non-federating instance is Mastodon in *limited federation mode*: NodeInfo still says
-``protocols: ["activitypub"]`` (it does), but it answers every unauthenticated ``/api/`` request
-401 ``{"error": "This API requires an authenticated user"}`` (``disallow_unauthenticated_api_
-access?``) and every unsigned ActivityPub fetch 401 ``{"error": "Request not signed"}``
-(authorized fetch is forced on). WebFinger, NodeInfo and HTML pages stay public. A federating
-instance with ``peers_api=False`` answers the peers API 404 (``head 404``), as Mastodon does when
-the setting is off.
+An instance in *limited federation mode* (``limited_federation=True``) federates only with the
+servers its admins allow, and forces authorized fetch: NodeInfo still says ``protocols:
+["activitypub"]``, every unauthenticated ``/api/`` request is 401 ``{"error": "This API requires
+an authenticated user"}``, an unsigned fetch of the actor gets only the fields a remote server
+needs to verify signatures (``id``, ``type``, ``preferredUsername``, ``inbox``, ``publicKey``,
+``endpoints``: Mastodon's ``AccountsController#restrict_fields_to``), and an unsigned fetch of
+its collections is 401 ``{"error": "Request not signed"}``. WebFinger, NodeInfo and HTML pages
+stay public. An instance that never federated answers its peers API with an empty list; one
+with ``peers_api=False`` answers it 404 (``head 404``), as Mastodon does when the setting is
+off.
 """
 
 from __future__ import annotations
@@ -114,8 +117,8 @@ class FediverseInstance:
     open_registrations: bool = True
     """Sign-ups possible (NodeInfo ``openRegistrations``; true for approval-only too)."""
     approval_required: bool = False
-    federating: bool = True
-    """False: Mastodon's limited federation mode (see the module docstring)."""
+    limited_federation: bool = False
+    """Mastodon's limited federation mode, with authorized fetch (see the module docstring)."""
     peers: list[str] = field(default_factory=list)
     peers_api: bool = True
     """Mastodon's ``peers_api_enabled`` setting (off: the peers API answers 404)."""
@@ -331,7 +334,7 @@ class FediverseInstance:
         return response
 
     def _api(self, path: str) -> httpx.Response:
-        if not self.federating:  # limited federation mode: the API needs a signed-in user
+        if self.limited_federation:  # the API needs a signed-in user
             return json_response(
                 {"error": "This API requires an authenticated user"}, 401, JSON_UTF8
             )
@@ -349,7 +352,7 @@ class FediverseInstance:
         if account is None:
             return _html(404, "The page you are looking for isn't here.")
         if sub in ("outbox", "followers", "following"):
-            if not self.federating:
+            if self.limited_federation:
                 return _unsigned()
             return _activity(self.collection(account, sub))
         if sub:
@@ -359,18 +362,23 @@ class FediverseInstance:
             response.headers["location"] = self.profile_url(account.username)
             response.headers["vary"] = "Accept, Accept-Language, Cookie"
             return response
-        if not self.federating:
-            return _unsigned()
-        return _activity(self.actor(account))
+        return _activity(self._actor_for(account))
+
+    def _actor_for(self, account: FediverseAccount) -> dict[str, object]:
+        """The actor as an unsigned request gets it: whole, or (authorized fetch) only the
+        fields a remote server needs to verify a signature."""
+        actor = self.actor(account)
+        if not self.limited_federation:
+            return actor
+        keep = ("@context", "id", "type", "preferredUsername", "inbox", "publicKey", "endpoints")
+        return {key: actor[key] for key in keep if key in actor}
 
     def _profile(self, request: httpx.Request, username: str) -> httpx.Response:
         account = self.account(username)
         if account is None:
             return _html(404, "The page you are looking for isn't here.")
         if _wants_activitypub(request):
-            if not self.federating:
-                return _unsigned()
-            return _activity(self.actor(account))
+            return _activity(self._actor_for(account))
         return _html(
             200,
             f"{escape(account.display_name)} (@{escape(account.username)}@{self.domain})",

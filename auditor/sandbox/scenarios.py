@@ -24,7 +24,11 @@ demo until the audit speaks those protocols):
   server.
 * ``fedi-own-domain``, ``matrix-own-domain``: decentralized. The user's domain, the user's server.
 * ``fedi-non-federating``, ``matrix-non-federating``: centralized. One organisation's server that
-  talks to no other.
+  talks to no other (the Mastodon's public peer list is empty; the homeserver's federation API
+  does not answer).
+* ``fedi-limited-federation``: hybrid. A community Mastodon in limited federation mode: it
+  federates with the servers its admins allow, which nobody outside can see, so decaudit cannot
+  call it one party's alone; its actor shows only the fields authorized fetch gives out.
 * ``fedi-impostor``: no band (hostile): a WebFinger answer pointing at another server's actor.
 """
 
@@ -567,7 +571,6 @@ def _mastodon_social(world: World) -> FediverseInstance:
             active_halfyear=601_950,
             local_posts=131_620_402,
             open_registrations=True,
-            federating=True,
             peers=[p for p in FEDI_PEERS if p != MASTODON_SOCIAL],
             title="Mastodon",
             contact_email="staff@mastodon.social",
@@ -589,7 +592,6 @@ def _kith(world: World) -> FediverseInstance:
             local_posts=96_540,
             open_registrations=True,
             approval_required=True,
-            federating=True,
             peers=[MASTODON_SOCIAL, *(p for p in FEDI_PEERS if p != KITH)],
             title="Kith Social",
             contact_email="admins@kith.test",
@@ -634,7 +636,6 @@ def fedi_own_domain(world: World, scenario: Scenario) -> AccountInfo:
             active_halfyear=1,
             local_posts=2_310,
             open_registrations=False,
-            federating=True,
             peers=FEDI_PEERS,
             title="carol.test",
             contact_email="carol@carol.test",
@@ -687,13 +688,35 @@ def fedi_non_federating(world: World, scenario: Scenario) -> AccountInfo:
             active_halfyear=48,
             local_posts=8_204,
             open_registrations=False,
-            federating=False,
+            peers=[],  # it never federated: its peer list is public and empty
             title="Intranet Corp",
             contact_email="it@intranet.test",
         ),
     )
     instance.add(FediverseAccount("frank", "Frank", posts=77, followers=12, following=30))
     return _non_at(scenario, "frank@intranet.test", "@frank@intranet.test")
+
+
+def fedi_limited_federation(world: World, scenario: Scenario) -> AccountInfo:
+    instance = world.fediverse_instance(
+        "lodge.test",
+        COMMUNITY,
+        lambda: FediverseInstance(
+            "lodge.test",
+            "mastodon",
+            "4.3.2",
+            users_total=31,
+            active_month=19,
+            active_halfyear=27,
+            local_posts=4_410,
+            open_registrations=False,
+            limited_federation=True,
+            title="The Lodge",
+            contact_email="admin@lodge.test",
+        ),
+    )
+    instance.add(FediverseAccount("gus", "Gus", posts=310, followers=25, following=20))
+    return _non_at(scenario, "gus@lodge.test", "@gus@lodge.test")
 
 
 def fedi_impostor(world: World, scenario: Scenario) -> AccountInfo:
@@ -734,6 +757,7 @@ def matrix_flagship(world: World, scenario: Scenario) -> AccountInfo:
 
 
 def matrix_own_domain(world: World, scenario: Scenario) -> AccountInfo:
+    world.own_domains.append("hal.test")  # a Matrix ID shows nobody whose its domain is
     homeserver = world.add_homeserver(
         Homeserver("hal.test", "https://matrix.hal.test"),
         # SRV discovery sends the server name as Host (see auditor.sandbox.matrix)
@@ -746,6 +770,7 @@ def matrix_own_domain(world: World, scenario: Scenario) -> AccountInfo:
 
 
 def matrix_delegated(world: World, scenario: Scenario) -> AccountInfo:
+    world.own_domains.append("ivy.test")
     homeserver = Homeserver(
         "ivy.test", "https://ivy.matrixhost.test", delegated_to="ivy.matrixhost.test:443"
     )
@@ -902,9 +927,15 @@ _ALL = (
     ),
     Scenario(
         "fedi-non-federating",
-        "A company Mastodon in limited federation mode: it talks to no other server.",
+        "A company Mastodon that never federated: its public peer list is empty.",
         Band.CENTRALIZED,
         fedi_non_federating,
+    ),
+    Scenario(
+        "fedi-limited-federation",
+        "A community Mastodon in limited federation mode: allowlisted peers, authorized fetch.",
+        Band.HYBRID,
+        fedi_limited_federation,
     ),
     Scenario(
         "fedi-impostor",

@@ -283,6 +283,7 @@ def build_state(
             *(arg for url in appviews for arg in ("--appview", url)),
             "--labeler",
             f"https://{world.labeler.hostname}",
+            *(arg for domain in world.own_domains for arg in ("--own-domain", domain)),
             "--allow-private",
         ],
     )

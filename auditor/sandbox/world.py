@@ -108,6 +108,9 @@ class World:
     labeler: Labeler = field(default_factory=lambda: Labeler("mod.bsky.app", did=BSKY_LABELER_DID))
     accounts: list[AccountInfo] = field(default_factory=list)
     web_documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    own_domains: list[str] = field(default_factory=list)
+    """Domains scenario accounts hold that nothing public shows are theirs (a Matrix server name):
+    audits of the sandbox declare them as their holders would, with ``--own-domain``."""
     fediverse: dict[str, FediverseInstance] = field(default_factory=dict)
     homeservers: dict[str, Homeserver] = field(default_factory=dict)
     _sites: dict[str, StaticSite] = field(default_factory=dict)
@@ -297,6 +300,7 @@ class World:
             "appviews": [appview.url for appview in self.appviews.values()],
             "labelers": [self.labeler.url],
             "allow_private": True,
+            "own_domains": list(self.own_domains),
             "deadline": 30.0,
             "timeout": 5.0,
         }

@@ -7,6 +7,7 @@ Every request goes through ``world.transport()``, exactly as an in-process audit
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from auditor.attribution import attribute_host
 from auditor.models.report import Band
-from auditor.sandbox.demo import default_scenarios
+from auditor.sandbox.demo import audit_scenarios, default_scenarios
 from auditor.sandbox.fediverse import SANDBOX_RSA_PUBLIC_PEM
 from auditor.sandbox.scenarios import build_world
 from auditor.sandbox.world import World
@@ -30,6 +31,7 @@ FEDI = [
     "fedi-own-domain",
     "fedi-moved",
     "fedi-non-federating",
+    "fedi-limited-federation",
     "fedi-impostor",
 ]
 AP = {"accept": "application/activity+json"}
@@ -59,26 +61,20 @@ async def get(
 # --- scenarios ----------------------------------------------------------------------------------
 
 
-def test_scenario_targets_and_bands(world: World) -> None:
-    found = {a.scenario: (a.handle, a.did, a.target, a.expected_band) for a in world.accounts}
+def test_scenarios_audit_to_their_designed_bands() -> None:
+    """Audited, not just declared: each target resolves (or not) and lands in its band."""
+    results = asyncio.run(audit_scenarios(FEDI, stable=True))
+    found = {r.scenario: (r.report.target, r.report.band) for r in results}
     assert found == {
-        "fedi-flagship": (
-            "alice@mastodon.social",
-            None,
-            "@alice@mastodon.social",
-            Band.HYBRID,
-        ),
-        "fedi-small-instance": ("bob@kith.test", None, "@bob@kith.test", Band.HYBRID),
-        "fedi-own-domain": ("carol@carol.test", None, "@carol@carol.test", Band.DECENTRALIZED),
-        "fedi-moved": ("erin@mastodon.social", None, "@erin@mastodon.social", Band.HYBRID),
-        "fedi-non-federating": (
-            "frank@intranet.test",
-            None,
-            "@frank@intranet.test",
-            Band.CENTRALIZED,
-        ),
-        "fedi-impostor": ("mallory@evil.test", None, "@mallory@evil.test", None),
+        "fedi-flagship": ("@alice@mastodon.social", Band.HYBRID),
+        "fedi-small-instance": ("@bob@kith.test", Band.HYBRID),
+        "fedi-own-domain": ("@carol@carol.test", Band.DECENTRALIZED),
+        "fedi-moved": ("@erin@mastodon.social", Band.HYBRID),
+        "fedi-non-federating": ("@frank@intranet.test", Band.CENTRALIZED),
+        "fedi-limited-federation": ("@gus@lodge.test", Band.HYBRID),
+        "fedi-impostor": ("@mallory@evil.test", None),
     }
+    assert all(r.report.band == r.expected_band for r in results)
 
 
 def test_in_the_demo() -> None:
@@ -353,21 +349,31 @@ async def test_instance_api(client: httpx.AsyncClient) -> None:
 async def test_limited_federation_mode(client: httpx.AsyncClient) -> None:
     async with client:
         finger = await client.get(
-            "https://intranet.test/.well-known/webfinger",
-            params={"resource": "acct:frank@intranet.test"},
+            "https://lodge.test/.well-known/webfinger",
+            params={"resource": "acct:gus@lodge.test"},
         )
-        actor = await client.get("https://intranet.test/users/frank", headers=AP)
-        outbox = await client.get("https://intranet.test/users/frank/outbox", headers=AP)
-        peers = await client.get("https://intranet.test/api/v1/instance/peers")
-        instance = await client.get("https://intranet.test/api/v2/instance")
-        nodeinfo = await client.get("https://intranet.test/nodeinfo/2.0")
+        actor = await client.get("https://lodge.test/users/gus", headers=AP)
+        outbox = await client.get("https://lodge.test/users/gus/outbox", headers=AP)
+        peers = await client.get("https://lodge.test/api/v1/instance/peers")
+        instance = await client.get("https://lodge.test/api/v2/instance")
+        nodeinfo = await client.get("https://lodge.test/nodeinfo/2.0")
     assert finger.status_code == 200  # WebFinger stays public
-    assert actor.status_code == outbox.status_code == 401
-    assert actor.json() == {"error": "Request not signed"}
+    # authorized fetch: an unsigned request gets what verifying a signature needs, no more
+    assert actor.status_code == 200
+    assert set(actor.json()) == {
+        "@context", "id", "type", "preferredUsername", "inbox", "publicKey", "endpoints"
+    }  # fmt: skip
+    assert outbox.status_code == 401 and outbox.json() == {"error": "Request not signed"}
     for api in (peers, instance):
         assert api.status_code == 401
         assert api.json() == {"error": "This API requires an authenticated user"}
     assert nodeinfo.status_code == 200
+
+
+async def test_a_server_that_never_federated_lists_no_peer(client: httpx.AsyncClient) -> None:
+    async with client:
+        peers = await client.get("https://intranet.test/api/v1/instance/peers")
+    assert (peers.status_code, peers.json()) == (200, [])
 
 
 async def test_peers_api_disabled_is_404() -> None:
