@@ -63,7 +63,10 @@ class FediverseInstanceCheck:
                 finding("No NodeInfo 2.x document could be had.", "/fediverse/nodeinfo"),
                 data=data,
             )
-        users = f"{node.users:,} accounts" if node.users is not None else "an unknown size"
+        if node.users is None:
+            users = "an unknown size"
+        else:
+            users = "1 account" if node.users == 1 else f"{node.users:,} accounts"
         joining = {True: "open to new accounts", False: "closed to new accounts", None: ""}[
             node.open_registrations
         ]

@@ -24,7 +24,10 @@ an authenticated user"}``, an unsigned fetch of the actor gets only the fields a
 needs to verify signatures (``id``, ``type``, ``preferredUsername``, ``inbox``, ``publicKey``,
 ``endpoints``: Mastodon's ``AccountsController#restrict_fields_to``), and an unsigned fetch of
 its collections is 401 ``{"error": "Request not signed"}``. WebFinger, NodeInfo and HTML pages
-stay public. An instance that never federated answers its peers API with an empty list; one
+stay public. A GoToSocial-shaped server (``signatures_required``) refuses every unsigned
+ActivityPub GET with 401, WebFinger and NodeInfo staying public; its peer list is public here
+because its admin turned ``instance-expose-peers`` on. An instance that never federated answers
+its peers API with an empty list; one
 with ``peers_api=False`` answers it 404 (``head 404``), as Mastodon does when the setting is
 off.
 """
@@ -119,6 +122,8 @@ class FediverseInstance:
     approval_required: bool = False
     limited_federation: bool = False
     """Mastodon's limited federation mode, with authorized fetch (see the module docstring)."""
+    signatures_required: bool = False
+    """Every ActivityPub GET needs an HTTP signature, as GoToSocial asks: unsigned, 401."""
     peers: list[str] = field(default_factory=list)
     peers_api: bool = True
     """Mastodon's ``peers_api_enabled`` setting (off: the peers API answers 404)."""
@@ -351,6 +356,8 @@ class FediverseInstance:
         account = self.account(username)
         if account is None:
             return _html(404, "The page you are looking for isn't here.")
+        if _wants_activitypub(request) and self.signatures_required:
+            return _empty(401)
         if sub in ("outbox", "followers", "following"):
             if self.limited_federation:
                 return _unsigned()
@@ -378,6 +385,8 @@ class FediverseInstance:
         if account is None:
             return _html(404, "The page you are looking for isn't here.")
         if _wants_activitypub(request):
+            if self.signatures_required:
+                return _empty(401)
             return _activity(self._actor_for(account))
         return _html(
             200,

@@ -636,7 +636,8 @@ def fedi_own_domain(world: World, scenario: Scenario) -> AccountInfo:
             active_halfyear=1,
             local_posts=2_310,
             open_registrations=False,
-            peers=FEDI_PEERS,
+            signatures_required=True,  # GoToSocial: unsigned ActivityPub GETs get 401
+            peers=FEDI_PEERS,  # instance-expose-peers turned on
             title="carol.test",
             contact_email="carol@carol.test",
         ),

@@ -428,3 +428,16 @@ def test_deterministic() -> None:
     alice_one, alice_two = one.account("alice"), two.account("alice")
     assert alice_one is not None and alice_two is not None
     assert one.actor(alice_one) == two.actor(alice_two)
+
+
+async def test_a_gotosocial_server_refuses_unsigned_activitypub(client: httpx.AsyncClient) -> None:
+    async with client:
+        actor = await client.get("https://carol.test/users/carol", headers=AP)
+        finger = await client.get(
+            "https://carol.test/.well-known/webfinger",
+            params={"resource": "https://carol.test/users/carol"},
+        )
+        page = await client.get("https://carol.test/@carol", headers=HTML)
+    assert (actor.status_code, actor.content) == (401, b"")
+    assert finger.status_code == 200 and finger.json()["subject"] == "acct:carol@carol.test"
+    assert page.status_code == 200  # the HTML profile stays public
