@@ -87,7 +87,7 @@ class AuditSettings(Model):
             domain = value.strip().rstrip(".").lower()
             error = handle_syntax_error(domain)
             if error:
-                raise ValueError(f"--own-domain {value!r}: {error.replace('handle', 'domain')}")
+                raise ValueError(f"{value!r}: {error.replace('handle', 'domain')}")
             domains.append(domain)
         return sorted(set(domains))
 
