@@ -103,7 +103,11 @@ class ShardedConnectionPool:
         # By the name asked for (the Host header), not the address connected to: with
         # --connect-to (or a proxy) many names share one address, and they must not share one
         # queue. A connection is never reused across names anyway (TLS names the host).
-        host = next((v for k, v in request.headers if k.lower() == b"host"), url.host)
+        host = url.host
+        for key, value in request.headers:
+            if key.lower() == b"host":
+                host = value
+                break
         shard = await self._shard((url.scheme, host, url.port or 0))
         shard.in_flight += 1
         try:

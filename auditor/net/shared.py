@@ -44,11 +44,14 @@ class SharedAnswers(Generic[T]):
             entry = self._entries.get(key)
             if entry is None or self._clock() - entry[0] >= self.ttl:
                 return await self._fetch(key, fetch, keep)
+            future = entry[1]
+            if future.done() and not future.cancelled():
+                return future.result()  # what awaiting it gives, without a shield around it
             try:
-                return await asyncio.shield(entry[1])
+                return await asyncio.shield(future)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
-                if entry[1].cancelled() and task is not None and not task.cancelling():
+                if future.cancelled() and task is not None and not task.cancelling():
                     continue  # the audit that was asking was cancelled, not us: ask again
                 raise
 

@@ -84,6 +84,10 @@ _proxy_bypass_environment: Callable[[str, Mapping[str, str]], bool] = (
 )
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_PERMITTED_MAX: Final = 4096
+"""Bound of each of the policy's memos (permitted addresses, valid host names, IP literals):
+emptied when full. A batch meets a few hosts on every account (PDSes, relays, the directory)
+and one new host per account (its handle's), which must not accumulate."""
 _PLAIN_HTTP_OK: Final = frozenset({AddressClass.LOOPBACK, AddressClass.PRIVATE})
 
 
@@ -116,20 +120,41 @@ class DestinationGuard:
         self.resolver = resolver
         self.allow_private = allow_private
         self.timeout = timeout
+        self._permitted: set[IPAddress] = set()
+        """Addresses already found permitted (a pure function of the address and
+        ``allow_private``; a batch meets the same few hosts' addresses on every request)."""
+        self._literals: dict[str, IPAddress | None] = {}
+        """Hosts already seen: the address an IP literal stands for, None for a name (telling
+        them apart raised and caught a ``ValueError`` for every request to a name)."""
 
     async def vet(self, host: str, *, timeout: float | None = None) -> list[IPAddress]:
         """The addresses of ``host``, all permitted; raises a :class:`PolicyError` otherwise."""
         addresses = await self._resolve(host, self.timeout if timeout is None else timeout)
+        permitted = self._permitted
         for address in addresses:
+            if address in permitted:
+                continue
             if not is_permitted(address, allow_private=self.allow_private):
                 raise BlockedDestination(FailureKind.BLOCKED_ADDRESS, self._refusal(host, address))
+            if len(permitted) >= _PERMITTED_MAX:
+                permitted.clear()
+            permitted.add(address)
         return addresses
 
     async def _resolve(self, host: str, timeout: float) -> list[IPAddress]:
-        try:
-            return [parse_ip(host)]
-        except ValueError:
-            pass
+        literals = self._literals
+        if host in literals:
+            literal = literals[host]
+        else:
+            try:
+                literal = parse_ip(host)
+            except ValueError:
+                literal = None
+            if len(literals) >= _PERMITTED_MAX:
+                literals.clear()
+            literals[host] = literal
+        if literal is not None:
+            return [literal]
         try:
             addresses = await self.resolver.addresses(host, timeout=timeout)
         except DnsError as exc:
@@ -353,6 +378,7 @@ class PolicyTransport(httpx.AsyncBaseTransport):
             resolver, allow_private=settings.allow_private, timeout=settings.timeout
         )
         self.connect_to = ConnectTo(settings.connect_to)
+        self._valid_hosts: set[str] = set()
         self._proxies: dict[str, str] = {}
         self._proxy_transports: dict[str, httpx.AsyncBaseTransport] = {}
         self._ssl_context: ssl.SSLContext | None = None
@@ -370,12 +396,17 @@ class PolicyTransport(httpx.AsyncBaseTransport):
         if target.scheme not in _DEFAULT_PORTS:
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme in {target}", request=request)
         host = target.raw_host.decode("ascii")
-        if not is_valid_host(host):
-            raise httpx.InvalidURL(f"invalid host name {host!r} in {target}")
+        if host not in self._valid_hosts:
+            if not is_valid_host(host):
+                raise httpx.InvalidURL(f"invalid host name {host!r} in {target}")
+            if len(self._valid_hosts) >= _PERMITTED_MAX:
+                self._valid_hosts.clear()
+            self._valid_hosts.add(host)
         addresses = await self.guard.vet(host, timeout=_connect_timeout(request))
         if target.scheme == "http":
             self._check_plain_http(request, target, host, addresses)
-        forwarded = request if target == request.url else _retarget(request, target)
+        url = request.url
+        forwarded = request if target is url or target == url else _retarget(request, target)
         return await self._transport_for(target).handle_async_request(forwarded)
 
     def _check_plain_http(
