@@ -6,9 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
-
-from pydantic import JsonValue
+from typing import TypeVar
 
 from auditor.models.common import FailureKind, ProbeFailure
 from auditor.models.evidence import JsonAnswer
@@ -115,7 +113,7 @@ async def json_answer(
         result = await ctx.fetcher.get_json(url, params=params, max_bytes=max_bytes, accept=accept)
         if isinstance(result, ProbeFailure):
             return result
-        return JsonAnswer(exchange=result.exchange, body=cast(JsonValue, result.body))
+        return JsonAnswer.of(result.exchange, result.body)
 
     return await guarded(url, probe)
 

@@ -7,13 +7,18 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final, cast
-
-from pydantic import JsonValue
+from typing import Final
 
 from auditor.attribution import host_of
-from auditor.gather.context import GatherContext, guarded, lookup_txt, shared_json
-from auditor.models.common import FailureKind, ProbeFailure
+from auditor.gather.context import (
+    GatherContext,
+    answered,
+    guarded,
+    json_answer,
+    lookup_txt,
+    shared_json,
+)
+from auditor.models.common import ProbeFailure
 from auditor.models.evidence import (
     AppViewProbe,
     JsonAnswer,
@@ -37,16 +42,6 @@ AUDIT_LOG_MAX_BYTES = 8 * 1024 * 1024
 JsonProbe = JsonAnswer | ProbeFailure
 
 
-def _answered(probe: JsonProbe) -> bool:
-    """Whether a host-level answer may be shared with later audits: an answer, or a definite
-    refusal (an XRPC error with a 4xx status, e.g. a relay that does not know the host). Timeouts,
-    network errors and 5xx may be blips and are asked again by the next audit."""
-    if isinstance(probe, JsonAnswer):
-        return True
-    status = probe.http_status
-    return probe.kind is FailureKind.HTTP_STATUS and status is not None and 400 <= status < 500
-
-
 async def xrpc(
     ctx: GatherContext,
     base: str,
@@ -56,15 +51,7 @@ async def xrpc(
     max_bytes: int | None = None,
 ) -> JsonProbe:
     """One XRPC GET (``/xrpc/<method>``), as evidence."""
-    url = f"{base}/xrpc/{method}"
-
-    async def probe() -> JsonProbe:
-        result = await ctx.fetcher.get_json(url, params=params, max_bytes=max_bytes)
-        if isinstance(result, ProbeFailure):
-            return result
-        return JsonAnswer(exchange=result.exchange, body=cast(JsonValue, result.body))
-
-    return await guarded(url, probe)
+    return await json_answer(ctx, f"{base}/xrpc/{method}", params, max_bytes=max_bytes)
 
 
 async def probe_pds(ctx: GatherContext, endpoint: str, did: str) -> PdsProbes:
@@ -78,7 +65,7 @@ async def probe_pds(ctx: GatherContext, endpoint: str, did: str) -> PdsProbes:
 
     async def of_host(method: str, params: Mapping[str, str] | None = None) -> JsonProbe:
         """The same for every account on the PDS: asked once per session (see net.shared)."""
-        return await ctx.shared.get((endpoint, method), lambda: polite(method, params), _answered)
+        return await ctx.shared.get((endpoint, method), lambda: polite(method, params), answered)
 
     async def head() -> JsonProbe | None:
         """With an export to check, the commit CID is asked up front, in the same round trip
@@ -119,7 +106,7 @@ async def probe_relay(ctx: GatherContext, relay: str, did: str, pds_host: str) -
     status, host = await asyncio.gather(
         xrpc(ctx, relay, "com.atproto.sync.getRepoStatus", {"did": did}),
         ctx.shared.get(
-            (relay, method, pds_host), lambda: xrpc(ctx, relay, method, params), _answered
+            (relay, method, pds_host), lambda: xrpc(ctx, relay, method, params), answered
         ),
     )
     commit = await _latest_commit_if_needed(
@@ -162,14 +149,9 @@ async def _latest_commit_if_needed(
 async def probe_mirror(ctx: GatherContext, mirror: str, did: str) -> MirrorProbe:
     """An independent mirror's copy of the PLC audit log."""
     url = f"{mirror}/{did}/log/audit"
-
-    async def probe() -> JsonProbe:
-        result = await ctx.fetcher.get_json(url, max_bytes=AUDIT_LOG_MAX_BYTES)
-        if isinstance(result, ProbeFailure):
-            return result
-        return JsonAnswer(exchange=result.exchange, body=cast(JsonValue, result.body))
-
-    return MirrorProbe(url=mirror, audit_log=await guarded(url, probe))
+    return MirrorProbe(
+        url=mirror, audit_log=await json_answer(ctx, url, max_bytes=AUDIT_LOG_MAX_BYTES)
+    )
 
 
 async def probe_appview(ctx: GatherContext, appview: str, did: str) -> AppViewProbe:
