@@ -18,10 +18,10 @@ from auditor.models.evidence import (
     Evidence,
     JsonAnswer,
     JsonSlot,
-    NotCollected,
     PdsProbes,
     RelayProbes,
 )
+from auditor.models.slots import failure_text as failure_text  # checks read it from here
 from auditor.syntax import did_web_host
 from auditor.text import one_line
 
@@ -34,15 +34,6 @@ def body(slot: JsonSlot) -> dict[str, Any] | None:
     if isinstance(slot, JsonAnswer) and isinstance(slot.body, dict):
         return slot.body
     return None
-
-
-def failure_text(slot: JsonSlot) -> str:
-    """Why a probe has no usable answer, in one line."""
-    if isinstance(slot, ProbeFailure):
-        return slot.message
-    if isinstance(slot, NotCollected):
-        return slot.reason
-    return "the answer is not a JSON object"
 
 
 def xrpc_error(slot: JsonSlot) -> str | None:

@@ -7,10 +7,11 @@ from typing import ClassVar
 from pydantic import JsonValue
 
 from auditor.check import CheckMeta, Outcome, failed, finding, partial, passed
-from auditor.fediverse.account import required_view, slot_problem
+from auditor.fediverse.account import required_view
 from auditor.models.evidence import Evidence
 from auditor.models.fediverse import FediverseProbes
 from auditor.models.report import Category
+from auditor.models.slots import failure_text
 
 UNCONFIRMED_SCORE = 0.5
 """The server hides its peer list: it may federate, decaudit cannot tell."""
@@ -55,7 +56,7 @@ class FediverseFederationCheck:
         assert isinstance(probes, FediverseProbes)
         where = "/fediverse/peers"
         if view.peers is None:
-            why = slot_problem(probes.peers)  # type: ignore[arg-type]
+            why = failure_text(probes.peers)
             return partial(
                 f"{view.host} does not publish its peer list: whether it federates is unconfirmed",
                 finding(f"The peer list could not be had: {why}.", where),

@@ -5,10 +5,6 @@ same command lines a person would type. ``check``, ``compare`` and a mixed ``bat
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from auditor.cli import app
-from tests.sandbox.test_serve import clean_environment
+from tests.support.served import served_sandbox
 
 pytestmark = pytest.mark.network
 SCENARIOS = (
@@ -29,22 +25,8 @@ SCENARIOS = (
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    folder = tmp_path_factory.mktemp("served")
-    state, log = folder / "state.json", folder / "serve.log"
-    argv = [sys.executable, "-m", "auditor", "sandbox", "serve", "--state", str(state),
-            "--scenarios", SCENARIOS]  # fmt: skip
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(argv, env=clean_environment(), stderr=stderr)
-    try:
-        deadline = time.monotonic() + 60
-        while not state.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"sandbox serve did not start: {log.read_text()}")
-            time.sleep(0.05)
-        yield json.loads(state.read_text(encoding="utf-8"))
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=10)
+    with served_sandbox(tmp_path_factory.mktemp("served"), "--scenarios", SCENARIOS) as state:
+        yield state
 
 
 def invoke(*args: str) -> Any:

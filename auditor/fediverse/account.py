@@ -25,18 +25,9 @@ from auditor.fediverse.documents import (
     same_account,
     signed_fetch_required,
 )
-from auditor.models.common import ProbeFailure
-from auditor.models.evidence import Evidence, JsonAnswer, JsonSlot, NotCollected
+from auditor.models.evidence import Evidence, JsonAnswer
 from auditor.models.fediverse import FediverseProbes, PeerList
-
-
-def slot_problem(slot: JsonSlot) -> str:
-    """Why a slot has no usable answer, in one line."""
-    if isinstance(slot, ProbeFailure):
-        return slot.message
-    if isinstance(slot, NotCollected):
-        return slot.reason
-    return "the answer is not usable"
+from auditor.models.slots import failure_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +69,7 @@ def _confirm(
     if not isinstance(confirm, JsonAnswer):
         return (
             False,
-            f"{actor.host}, which hosts the actor, did not confirm: {slot_problem(confirm)}",
+            f"{actor.host}, which hosts the actor, did not confirm: {failure_text(confirm)}",
             None,
         )
     jrd = read_jrd(confirm.body)
@@ -115,7 +106,7 @@ def account_view(probes: FediverseProbes) -> AccountView:
 
     if not isinstance(probes.webfinger, JsonAnswer):
         return view(
-            None, False, f"WebFinger on {domain} failed: {slot_problem(probes.webfinger)}", None
+            None, False, f"WebFinger on {domain} failed: {failure_text(probes.webfinger)}", None
         )
     jrd = read_jrd(probes.webfinger.body)
     if jrd.actor_url is None:
@@ -131,7 +122,7 @@ def account_view(probes: FediverseProbes) -> AccountView:
         return view(
             None,
             False,
-            f"the actor {jrd.actor_url} could not be had: {slot_problem(probes.actor)}",
+            f"the actor {jrd.actor_url} could not be had: {failure_text(probes.actor)}",
             subject,
         )
     actor = read_actor(probes.actor.body, jrd.actor_url)

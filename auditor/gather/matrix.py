@@ -26,7 +26,7 @@ from auditor.matrix.discovery import (
 from auditor.models.common import ProbeFailure
 from auditor.models.evidence import JsonAnswer, NotCollected
 from auditor.models.matrix import MatrixProbes
-from auditor.models.slots import SrvAnswer, SrvRecord
+from auditor.models.slots import SrvAnswer, SrvRecord, failure_text
 
 JsonProbe: TypeAlias = JsonAnswer | ProbeFailure
 Slot: TypeAlias = JsonAnswer | ProbeFailure | NotCollected
@@ -90,14 +90,10 @@ async def discover(
             )
         srv, address = await _by_srv(ctx, delegated, steps)
         return well_known, srv, address, steps
-    why = delegated if isinstance(delegated, str) else _failure_text(well_known)
+    why = delegated if isinstance(delegated, str) else failure_text(well_known)
     steps.append(f"no delegation at {url} ({why})")
     srv, address = await _by_srv(ctx, name, steps)
     return well_known, srv, address, steps
-
-
-def _failure_text(slot: JsonProbe) -> str:
-    return slot.message if isinstance(slot, ProbeFailure) else "no usable answer"
 
 
 async def gather_matrix(ctx: GatherContext, user_id: str) -> MatrixProbes:

@@ -117,28 +117,8 @@ async def _other_network(target: syntax.Target, ctx: GatherContext) -> dict[str,
     return fields
 
 
-async def gather_evidence(
-    target: syntax.Target, ctx: GatherContext, *, now: datetime | None = None
-) -> Evidence:
-    """Gather everything decaudit needs about one account; never raises for network reasons."""
-    collected_at = now or datetime.now(UTC)
-    start = time.perf_counter()
-    if target.protocol != "atproto":
-        other = await _other_network(target, ctx)
-        return Evidence(
-            tool_version=__version__,
-            collected_at=collected_at,
-            duration_ms=elapsed_ms(start),
-            target=target.raw,
-            target_kind=target.kind,
-            protocol=target.protocol,
-            account=target.account,
-            input_handle=None,
-            input_did=None,
-            settings=ctx.settings,
-            sandbox=ctx.fetcher.saw_sandbox,
-            **other,
-        )
+async def _at_protocol(target: syntax.Target, ctx: GatherContext) -> dict[str, Any]:
+    """The evidence fields of an AT Protocol account: the handle, the DID, then the rest."""
     resolutions: list[HandleResolution] = []
     did = target.did
     unresolved: str | None = None
@@ -183,19 +163,36 @@ async def gather_evidence(
         else:
             reason = document.message if isinstance(document, ProbeFailure) else document.reason
             unresolved = f"the DID document of {did} could not be had: {reason}"
+    return {
+        **fields,
+        "input_handle": target.handle,
+        "input_did": target.did,
+        "handle_resolutions": resolutions,
+        "did": did,
+        "unresolved_reason": unresolved,
+    }
 
+
+async def gather_evidence(
+    target: syntax.Target, ctx: GatherContext, *, now: datetime | None = None
+) -> Evidence:
+    """Gather everything decaudit needs about one account; never raises for network reasons."""
+    collected_at = now or datetime.now(UTC)
+    start = time.perf_counter()
+    if target.protocol == "atproto":
+        fields = await _at_protocol(target, ctx)
+    else:
+        fields = await _other_network(target, ctx)
+        fields.update(input_handle=None, input_did=None)
     return Evidence(
         tool_version=__version__,
         collected_at=collected_at,
         duration_ms=elapsed_ms(start),
         target=target.raw,
         target_kind=target.kind,
-        input_handle=target.handle,
-        input_did=target.did,
+        protocol=target.protocol,
+        account=target.account,
         settings=ctx.settings,
-        handle_resolutions=resolutions,
-        did=did,
-        unresolved_reason=unresolved,
         sandbox=ctx.fetcher.saw_sandbox,
         **fields,
     )

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 from auditor.attribution import host_of
 from auditor.check import EvidenceUnavailable
-from auditor.fediverse.account import slot_problem
 from auditor.matrix.discovery import client_base, split_server_name
 from auditor.matrix.keys import KeyCheck, verify_server_keys
 from auditor.models.common import ProbeFailure
 from auditor.models.evidence import Evidence, JsonAnswer
 from auditor.models.matrix import MatrixProbes
+from auditor.models.slots import failure_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ def _federation(
             ""
             if isinstance(probes.federation_version, JsonAnswer)
             else (
-                f" (its version endpoint did not answer: {slot_problem(probes.federation_version)})"
+                f" (its version endpoint did not answer: {failure_text(probes.federation_version)})"
             )
         )
         return (
@@ -85,7 +85,7 @@ def _federation(
         )
     if keys is not None:
         return False, f"the federation API at {where} is not {probes.server_name}'s: {keys.problem}"
-    problem = slot_problem(probes.server_keys)
+    problem = failure_text(probes.server_keys)
     if client_ok:
         return (
             False,

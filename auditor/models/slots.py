@@ -56,6 +56,16 @@ class JsonAnswer(Model):
 JsonSlot = Annotated[JsonAnswer | ProbeFailure | NotCollected, Field(discriminator="outcome")]
 
 
+def failure_text(slot: object) -> str:
+    """Why a probe slot has no usable answer, in one line: the failure's message, the reason it
+    was not collected, or (an answer of the wrong shape) that it is not usable."""
+    if isinstance(slot, ProbeFailure):
+        return slot.message
+    if isinstance(slot, NotCollected):
+        return slot.reason
+    return "the answer is not a JSON object"
+
+
 class SrvRecord(Model):
     """One DNS SRV record (RFC 2782)."""
 

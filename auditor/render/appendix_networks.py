@@ -22,15 +22,15 @@ from auditor.matrix.discovery import (
 )
 from auditor.matrix.keys import verify_server_keys
 from auditor.models.common import ProbeFailure
-from auditor.models.evidence import Evidence, JsonAnswer, JsonSlot, NotCollected
+from auditor.models.evidence import Evidence, JsonAnswer, JsonSlot
 from auditor.models.fediverse import FediverseProbes, PeerList
 from auditor.models.matrix import MatrixProbes
-from auditor.models.slots import SrvAnswer
 from auditor.render.appendix_probes import (
     EvidenceSection,
     Probe,
     ProbeGroup,
     curl_command,
+    dns_probe,
     exchange_facts,
     http_probe,
     shell_command,
@@ -270,29 +270,9 @@ def fediverse_sections(evidence: Evidence) -> list[EvidenceSection]:
 
 
 def _srv_probe(probes: MatrixProbes) -> Probe:
-    anchor, title = "ev-matrix-srv", "DNS SRV record (_matrix-fed._tcp)"
-    slot = probes.srv
+    title = "DNS SRV record (_matrix-fed._tcp)"
     name = f"_matrix-fed._tcp.{_delegated_host(probes)}"
-    if isinstance(slot, SrvAnswer):
-        name = slot.name
-    elif isinstance(slot, ProbeFailure):
-        name = slot.source
-    command = [shell_command("dig", "+short", "SRV", name)]
-    if isinstance(slot, NotCollected):
-        return Probe(anchor, title, name, "skipped", slot.reason, command, None)
-    if isinstance(slot, ProbeFailure):
-        return Probe(anchor, title, name, "failed", slot.message, command, None)
-    records = f"{len(slot.records)} record" + "s" * (len(slot.records) != 1)
-    facts = tuple(
-        (
-            f"Record {n}",
-            f"priority {r.priority}, weight {r.weight}, port {r.port}, "
-            f"target {clip(r.target, 200)}",
-        )
-        for n, r in enumerate(slot.records[:16], 1)
-    )
-    answer = pretty_json([r.model_dump(mode="json") for r in slot.records])
-    return Probe(anchor, title, name, "ok", records, command, answer, "JSON", facts)
+    return dns_probe("ev-matrix-srv", title, probes.srv, name)
 
 
 def _delegated_host(probes: MatrixProbes) -> str:

@@ -24,6 +24,7 @@ from auditor.models.evidence import (
     RepoExport,
     WellKnownAnswer,
 )
+from auditor.models.slots import SrvAnswer
 from auditor.render.safe_text import clip, pretty_json
 
 
@@ -159,17 +160,32 @@ def http_probe(anchor: str, title: str, slot: HttpSlot, url: str, *options: str)
 
 
 def dns_probe(
-    anchor: str, title: str, slot: DnsTxtAnswer | ProbeFailure | NotCollected, name: str
+    anchor: str,
+    title: str,
+    slot: DnsTxtAnswer | SrvAnswer | ProbeFailure | NotCollected,
+    name: str,
 ) -> Probe:
-    """The appendix entry for one DNS TXT lookup."""
-    if isinstance(slot, DnsTxtAnswer):
+    """The appendix entry for one DNS lookup: TXT (a handle) or SRV (Matrix discovery)."""
+    rdtype = "SRV" if isinstance(slot, SrvAnswer) or name.startswith("_matrix") else "TXT"
+    if isinstance(slot, DnsTxtAnswer | SrvAnswer):
         name = slot.name
     elif isinstance(slot, ProbeFailure):
         name = slot.source
-    command = [shell_command("dig", "+short", "TXT", name)]
+    command = [shell_command("dig", "+short", rdtype, name)]
     if isinstance(slot, NotCollected):
         return Probe(anchor, title, name, "skipped", slot.reason, command, None)
     if isinstance(slot, ProbeFailure):
         return Probe(anchor, title, name, "failed", slot.message, command, None)
     records = f"{len(slot.records)} record" + "s" * (len(slot.records) != 1)
-    return Probe(anchor, title, name, "ok", records, command, pretty_json(slot.records))
+    if isinstance(slot, DnsTxtAnswer):
+        return Probe(anchor, title, name, "ok", records, command, pretty_json(slot.records))
+    facts = tuple(
+        (
+            f"Record {n}",
+            f"priority {r.priority}, weight {r.weight}, port {r.port}, "
+            f"target {clip(r.target, 200)}",
+        )
+        for n, r in enumerate(slot.records[:16], 1)
+    )
+    answer = pretty_json([r.model_dump(mode="json") for r in slot.records])
+    return Probe(anchor, title, name, "ok", records, command, answer, "JSON", facts)

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from auditor.cli import app
 from tests.sandbox.test_serve import clean_environment
+from tests.support.served import served_sandbox
 
 pytestmark = pytest.mark.network
 BULK = 30
@@ -27,25 +28,11 @@ BULK = 30
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The sandbox (two scenarios and BULK ordinary accounts), served until the module ends."""
-    folder = tmp_path_factory.mktemp("served")
-    state, log = folder / "state.json", folder / "serve.log"
-    argv = [
-        sys.executable, "-m", "auditor", "sandbox", "serve", "--state", str(state),
-        "--scenarios", "bsky-default,unresolvable-handle", "--bulk", str(BULK),
-        "--rtt", "0.02",
-    ]  # fmt: skip
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(argv, env=clean_environment(), stderr=stderr)
-    try:
-        deadline = time.monotonic() + 60
-        while not state.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"sandbox serve did not start: {log.read_text()}")
-            time.sleep(0.05)
-        yield json.loads(state.read_text(encoding="utf-8"))
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=10)
+    with served_sandbox(
+        tmp_path_factory.mktemp("served"),
+        "--scenarios", "bsky-default,unresolvable-handle", "--bulk", str(BULK), "--rtt", "0.02",
+    ) as state:  # fmt: skip
+        yield state
 
 
 def network_args(state: dict[str, Any]) -> list[str]:
