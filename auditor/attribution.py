@@ -204,8 +204,13 @@ def host_of(url_or_host: str) -> str:
     return host.rstrip(".").lower()
 
 
+@lru_cache(maxsize=8192)
 def registrable_domain(host: str) -> str | None:
-    """The registrable domain ("eTLD+1") of a host name, or None for IPs and bare suffixes."""
+    """The registrable domain ("eTLD+1") of a host name, or None for IPs and bare suffixes.
+
+    Cached: a report asks it of the same handle and hosts several times (the name, custody and
+    hosting readings), and the Public Suffix List walk is the costliest step of those readings.
+    """
     host = host.rstrip(".").lower()
     if not host or _is_ip(host):
         return None
