@@ -30,6 +30,8 @@ from auditor.models.evidence import Evidence, JsonAnswer
 from auditor.models.fediverse import FediverseProbes
 from auditor.models.matrix import MatrixProbes
 from auditor.models.report import Capability, Report
+from auditor.net.deadline import Deadline
+from auditor.net.fetch import Fetcher
 from auditor.sandbox.clock import SANDBOX_NOW
 from auditor.sandbox.matrix import seeded_ed25519, signed, unpadded_base64
 from auditor.sandbox.scenarios import build_world
@@ -555,12 +557,16 @@ def test_a_client_api_claimed_elsewhere_is_not_trusted_without_the_user() -> Non
 
 def test_the_deprecated_srv_service_is_still_a_fallback() -> None:
     world = World()
-    _host(world, "matrix.old.test", _synapse("old.test", "old"))
+    # the in-process network routes on Host: the target answers for the server name's vhost
+    _host(world, "old.test", _synapse("old.test", "old"))
+    world.zone.add_host("matrix.old.test", HOSTILE)  # the target resolves; it is asked as old.test
     world.zone.add_srv("_matrix._tcp.old.test", 10, 0, 443, "matrix.old.test")
     evidence, report = _audit(world, "@eve:old.test")
     assert isinstance(evidence.matrix, MatrixProbes)
     assert evidence.matrix.federation_address == "matrix.old.test:443"
-    assert "SRV _matrix._tcp.old.test points to matrix.old.test:443" in evidence.matrix.discovery
+    assert evidence.matrix.federation_server_name == "old.test"
+    step = "SRV _matrix._tcp.old.test points to matrix.old.test:443, asked as old.test"
+    assert step in evidence.matrix.discovery
     assert next(c for c in report.checks if c.id == "matrix-federation").status.value == "pass"
 
 
@@ -647,3 +653,26 @@ def test_batch_keys_fold_fediverse_user_case_only() -> None:
     assert target_key(parse_target("@Bob:matrix.org")) != target_key(
         parse_target("@bob:matrix.org")
     )
+
+
+def test_an_srv_target_is_asked_under_the_server_name() -> None:
+    """Host, TLS SNI and the certificate's name are the server name's (spec, step 4)."""
+    seen: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"server": {"name": "x"}}, request=request)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(record)) as client:
+            fetcher = Fetcher(client, World().settings(), Deadline(10.0))
+            url = "https://matrix.hal.test:443/_matrix/federation/v1/version"
+            await fetcher.get_json(url, server_name="hal.test")
+            await fetcher.get_json(url)
+
+    asyncio.run(run())
+    assert seen[0].headers["host"] == "hal.test"
+    assert seen[0].extensions["sni_hostname"] == "hal.test"
+    assert seen[0].url.host == "matrix.hal.test"  # the connection goes to the target
+    assert seen[1].headers["host"] == "matrix.hal.test"  # (443 is https's default)
+    assert "sni_hostname" not in seen[1].extensions

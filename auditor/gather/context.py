@@ -106,11 +106,14 @@ async def json_answer(
     *,
     accept: str = "application/json",
     max_bytes: int | None = None,
+    server_name: str | None = None,
 ) -> JsonAnswer | ProbeFailure:
-    """One JSON GET, as evidence (never raises)."""
+    """One JSON GET, as evidence (never raises); ``server_name`` as in ``Fetcher.get_json``."""
 
     async def probe() -> JsonAnswer | ProbeFailure:
-        result = await ctx.fetcher.get_json(url, params=params, max_bytes=max_bytes, accept=accept)
+        result = await ctx.fetcher.get_json(
+            url, params=params, max_bytes=max_bytes, accept=accept, server_name=server_name
+        )
         if isinstance(result, ProbeFailure):
             return result
         return JsonAnswer.of(result.exchange, result.body)
@@ -128,10 +131,12 @@ def answered(probe: JsonAnswer | ProbeFailure) -> bool:
 
 
 async def shared_json(
-    ctx: GatherContext, url: str, *, max_bytes: int | None = None
+    ctx: GatherContext, url: str, *, max_bytes: int | None = None, server_name: str | None = None
 ) -> JsonAnswer | ProbeFailure:
     """A JSON GET whose answer is the same for every account on a server (NodeInfo, a
     homeserver's keys): asked once per session and shared (see :mod:`auditor.net.shared`)."""
     return await ctx.shared.get(
-        ("json", url), lambda: json_answer(ctx, url, max_bytes=max_bytes), answered
+        ("json", url, server_name),
+        lambda: json_answer(ctx, url, max_bytes=max_bytes, server_name=server_name),
+        answered,
     )

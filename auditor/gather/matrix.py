@@ -46,8 +46,11 @@ async def _srv(ctx: GatherContext, name: str) -> SrvProbe:
     return SrvAnswer(name=name, records=records, elapsed_ms=elapsed_ms(start))
 
 
-async def _by_srv(ctx: GatherContext, host: ServerName, steps: list[str]) -> tuple[SrvProbe, str]:
-    """SRV for ``host`` (the current service, then the deprecated one), else ``host:8448``."""
+async def _by_srv(
+    ctx: GatherContext, host: ServerName, steps: list[str]
+) -> tuple[SrvProbe, str, str | None]:
+    """SRV for ``host`` (the current service, then the deprecated one), else ``host:8448``;
+    with the name to present to an SRV target (``host`` itself: the spec's Host and TLS name)."""
     srv: SrvProbe = NotCollected(reason="not asked")
     for service in SRV_SERVICES:
         srv = await _srv(ctx, f"{service}.{host.host}")
@@ -55,51 +58,50 @@ async def _by_srv(ctx: GatherContext, host: ServerName, steps: list[str]) -> tup
             chosen = pick_srv([(r.priority, r.weight, r.port, r.target) for r in srv.records])
             if chosen is not None:
                 address = ServerName(chosen[3], chosen[2]).address()
-                steps.append(f"SRV {srv.name} points to {address}")
-                return srv, address
+                steps.append(f"SRV {srv.name} points to {address}, asked as {host.host}")
+                return srv, address, host.host
         reason = srv.message if isinstance(srv, ProbeFailure) else "no usable record"
         steps.append(f"no SRV record {service}.{host.host} ({reason})")
     steps.append(f"no SRV record for {host.host}: port {DEFAULT_PORT}")
-    return srv, host.address()
+    return srv, host.address(), None
 
 
-async def discover(
-    ctx: GatherContext, server_name: str
-) -> tuple[JsonProbe | NotCollected, SrvProbe, str | None, list[str]]:
+Discovery = tuple[JsonProbe | NotCollected, SrvProbe, str | None, str | None, list[str]]
+"""The well-known answer, the SRV answer, the address, the name to present to it (SRV), and each
+step in words."""
+
+
+async def discover(ctx: GatherContext, server_name: str) -> Discovery:
     """Where federation requests for ``server_name`` go, and each step that decided it."""
     steps: list[str] = []
     name = split_server_name(server_name)
     skipped = NotCollected(reason="not asked: the server name decides by itself")
     if name is None:
         steps.append(f"{server_name!r} is not a server name")
-        return skipped, skipped, None, steps
+        return skipped, skipped, None, None, steps
     if name.is_ip or name.port is not None:
         steps.append(f"{server_name} names its address itself (an IP literal or a port)")
-        return skipped, skipped, name.address(), steps
+        return skipped, skipped, name.address(), None, steps
     url = f"https://{name.host}/.well-known/matrix/server"
     well_known = await shared_json(ctx, url)
     delegated = delegation(well_known.body) if isinstance(well_known, JsonAnswer) else None
     if isinstance(delegated, ServerName):
         steps.append(f"{url} delegates to {delegated.address()}")
         if delegated.is_ip or delegated.port is not None:
-            return (
-                well_known,
-                NotCollected(reason="not asked: the delegation names a port"),
-                delegated.address(),
-                steps,
-            )
-        srv, address = await _by_srv(ctx, delegated, steps)
-        return well_known, srv, address, steps
+            unasked = NotCollected(reason="not asked: the delegation names a port")
+            return well_known, unasked, delegated.address(), None, steps
+        srv, address, presented = await _by_srv(ctx, delegated, steps)
+        return well_known, srv, address, presented, steps
     why = delegated if isinstance(delegated, str) else failure_text(well_known)
     steps.append(f"no delegation at {url} ({why})")
-    srv, address = await _by_srv(ctx, name, steps)
-    return well_known, srv, address, steps
+    srv, address, presented = await _by_srv(ctx, name, steps)
+    return well_known, srv, address, presented, steps
 
 
 async def gather_matrix(ctx: GatherContext, user_id: str) -> MatrixProbes:
     """Everything decaudit asks about a Matrix user ID; never raises for network reasons."""
     server_name = server_name_of(user_id)
-    well_known, srv, address, steps = await discover(ctx, server_name)
+    well_known, srv, address, presented, steps = await discover(ctx, server_name)
     name = split_server_name(server_name)
     host = name.host if name else server_name
 
@@ -107,7 +109,7 @@ async def gather_matrix(ctx: GatherContext, user_id: str) -> MatrixProbes:
         if address is None:
             return NotCollected(reason="not asked: no federation address was found")
         url = base_url(address) + path
-        return await shared_json(ctx, url)
+        return await shared_json(ctx, url, server_name=presented)
 
     async def client() -> tuple[
         JsonProbe | NotCollected, JsonProbe | NotCollected, JsonProbe | NotCollected
@@ -134,6 +136,7 @@ async def gather_matrix(ctx: GatherContext, user_id: str) -> MatrixProbes:
         "well_known_server": well_known,
         "srv": srv,
         "federation_address": address,
+        "federation_server_name": presented,
         "discovery": steps,
         "federation_version": version,
         "server_keys": keys,

@@ -56,16 +56,6 @@ def _software(probes: MatrixProbes) -> str | None:
     return " ".join(parts) or None
 
 
-def _srv_note(probes: MatrixProbes) -> str:
-    """When discovery went through SRV, say how decaudit asked (see auditor.matrix.discovery)."""
-    if not any(step.startswith("SRV ") for step in probes.discovery):
-        return ""
-    return (
-        "; decaudit asked the SRV target under its own name, and a server configured to answer "
-        "only under the server name would look the same"
-    )
-
-
 def _federation(
     probes: MatrixProbes, keys: KeyCheck | None, client_ok: bool
 ) -> tuple[bool | None, str]:
@@ -89,8 +79,7 @@ def _federation(
     if client_ok:
         return (
             False,
-            f"its client API answers but its federation API does not ({problem})"
-            + _srv_note(probes),
+            f"its client API answers but its federation API does not ({problem})",
         )
     return None, f"neither its federation API nor its client API answered ({problem})"
 

@@ -3,12 +3,10 @@
 The gatherer asks; these functions decide what the answers mean. The order the specification
 fixes: an IP literal or an explicit port is used as is; otherwise ``/.well-known/matrix/server``
 may delegate to another ``host[:port]``; a delegated host without a port, or an undelegated
-name, is looked up as SRV ``_matrix-fed._tcp.<host>``; failing all that, port 8448. (The
-deprecated ``_matrix._tcp`` SRV is not asked: servers had to publish ``_matrix-fed`` since
-v1.8.) Where the spec sends a request for an SRV target with the server name in the ``Host``
-header, decaudit asks the target by its own name: it reads public, signed answers (the keys name
-their server), and a homeserver that answers only under the server name shows up as not
-federating, which the report then says.
+name, is looked up as SRV ``_matrix-fed._tcp.<host>``, then as ``_matrix._tcp.<host>``
+(deprecated in v1.8, still a fallback); failing all that, port 8448. An SRV target is connected
+to under the name SRV was asked for (``Host``, TLS SNI and certificate), as the specification
+requires.
 """
 
 from __future__ import annotations

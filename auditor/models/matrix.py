@@ -29,6 +29,9 @@ class MatrixProbes(Model):
     """``_matrix-fed._tcp`` SRV of the delegated (or server) name, when discovery reached it."""
     federation_address: str | None
     """``host:port`` federation requests go to, as discovery decided (None: never decided)."""
+    federation_server_name: str | None = None
+    """When SRV chose the address: the name presented to it (``Host``, TLS SNI and the
+    certificate's name), the one SRV was asked for, as the spec requires."""
     discovery: list[str]
     """Each discovery step, in order, in words ("well-known delegates to ...")."""
     federation_version: JsonSlot

@@ -106,6 +106,9 @@ class _Probe:
     previous: str | None = None
     """The URL whose redirect led to ``current``."""
     retries: int = 0
+    server_name: str | None = None
+    """The name to present (``Host``, TLS SNI and certificate) when it is not the URL's host:
+    Matrix's rule for a server found by SRV. Dropped at a redirect."""
 
     @property
     def elapsed_ms(self) -> float:
@@ -185,9 +188,15 @@ class Fetcher:
         params: QueryParams | None = None,
         max_bytes: int | None = None,
         accept: str = "application/json",
+        server_name: str | None = None,
     ) -> JsonResult | ProbeFailure:
-        """GET ``url`` and parse JSON (``application/json`` or any ``+json`` type)."""
-        probe, outcome = await self._fetch(url, params, max_bytes, accept, self.settings.timeout)
+        """GET ``url`` and parse JSON (``application/json`` or any ``+json`` type).
+
+        ``server_name``: connect to ``url``'s host but present this name as the ``Host``, the
+        TLS SNI and the name the certificate must hold (Matrix servers found by SRV)."""
+        probe, outcome = await self._fetch(
+            url, params, max_bytes, accept, self.settings.timeout, server_name
+        )
         if isinstance(outcome, ProbeFailure):
             return outcome
         exchange = self._exchange(probe, outcome)
@@ -241,9 +250,10 @@ class Fetcher:
         max_bytes: int | None,
         accept: str,
         budget: float | None,
+        server_name: str | None = None,
     ) -> tuple[_Probe, _Body | ProbeFailure]:
         cap = self.settings.max_json_bytes if max_bytes is None else max_bytes
-        probe = _Probe(source=url, current=_NO_URL)
+        probe = _Probe(source=url, current=_NO_URL, server_name=server_name)
         try:
             probe.current = _absolute_url(url, params)
             probe.source = str(probe.current)
@@ -307,10 +317,14 @@ class Fetcher:
         if probe.previous:
             extensions[REDIRECTED_FROM] = probe.previous
         url = probe.current
+        host = url.netloc
+        if probe.server_name is not None:
+            host = probe.server_name.encode("ascii")
+            extensions["sni_hostname"] = probe.server_name
         request = httpx.Request(
             "GET",
             url,
-            headers=[(b"Host", url.netloc), *self._headers(accept)],
+            headers=[(b"Host", host), *self._headers(accept)],
             stream=_NO_BODY,
             extensions=extensions,
         )
@@ -421,6 +435,7 @@ class Fetcher:
         probe.redirects.append(str(target))
         probe.previous = str(probe.current)
         probe.current = target
+        probe.server_name = None  # a redirect names its own host
 
     def _retry_wait(self, header: str | None, attempt: int) -> tuple[float, str | None]:
         """The wait before the next retry, and why not to retry (None: retry)."""
