@@ -133,3 +133,24 @@ def test_a_mixed_batch_counts_every_network(served: dict[str, Any], tmp_path: Pa
     }
     assert counts("name_domain") == {"the holder's own domain": 2, "an operator's domain": 3}
     assert counts("pds_operator") == {"Bluesky Social PBC": 1}  # AT Protocol's own layer
+
+
+def test_saved_evidence_of_each_network_renders_offline(
+    served: dict[str, Any], tmp_path: Path
+) -> None:
+    for target in ("@alice@mastodon.social", "@hal:hal.test"):
+        saved = tmp_path / "evidence.json"
+        checked = invoke(
+            "check", target, "-f", "json", "--save-evidence", str(saved), *served["check_args"]
+        )
+        assert checked.exit_code == 0, checked.stderr
+        again = invoke("render", str(saved), "-f", "json")
+        assert again.exit_code == 0, again.stderr
+        before, after = json.loads(checked.stdout), json.loads(again.stdout)
+        assert (after["protocol"], after["band"], after["score"]) == (
+            before["protocol"],
+            before["band"],
+            before["score"],
+        )
+        html = invoke("render", str(saved), "-f", "html")
+        assert html.exit_code == 0 and "<script" not in html.stdout
