@@ -195,6 +195,8 @@ def host_of(url_or_host: str) -> str:
     Cached: checks and the dependency graph ask it of the same few URLs many times per report.
     """
     text = url_or_host.strip()
+    if text.count(":") > 1 and "://" not in text and _is_ip(text):
+        return text.strip("[]").lower()  # a bare IPv6 literal (a Matrix server name's host)
     if "://" not in text:
         text = "//" + text
     try:

@@ -521,13 +521,13 @@ def test_an_ip_literal_server_name_is_whoever_holds_the_address() -> None:
 
     world = build_world(["matrix-flagship"])
     evidence, _ = _audit(world, "@alice:matrix.org")
-    view = MatrixView(
-        "@a:203.0.113.5", "203.0.113.5", "203.0.113.5", "203.0.113.5", False, True, "", None,
-        None, True, True,
-    )  # fmt: skip
-    controller = name_control(view, evidence)
-    assert (controller.party, controller.is_user) == ("203.0.113.5", False)
-    assert not self_hosted(view, evidence)
+    for address, server in (("203.0.113.5", "203.0.113.5"), ("2001:db8::1", "[2001:db8::1]")):
+        view = MatrixView(
+            f"@a:{server}", server, address, address, False, True, "", None, None, True, True
+        )
+        controller = name_control(view, evidence)
+        assert (controller.party, controller.is_user) == (address, False)
+        assert not self_hosted(view, evidence)
 
 
 def test_a_matrix_user_the_homeserver_does_not_know_is_unresolved() -> None:
