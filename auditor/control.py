@@ -47,8 +47,15 @@ class Controller:
         return self.party == USER
 
 
-def _you(reason: str) -> Controller:
+def you(reason: str) -> Controller:
+    """The account holder as a layer's controller (every network's readings use this)."""
     return Controller(USER, "you", reason)
+
+
+def declared_own(host: str | None, evidence: Evidence) -> bool:
+    """``host``'s registrable domain is one the auditor declared the holder's (``--own-domain``)."""
+    domain = registrable_domain(host) if host else None
+    return domain is not None and domain in evidence.settings.own_domains
 
 
 # --- rotation keys --------------------------------------------------------------------------------
@@ -153,7 +160,7 @@ def identity_control(evidence: Evidence) -> Controller | None:
         handle = verify_handle(evidence)
         own = handle.verified and handle.handle is not None
         if own and registrable_domain(str(handle.handle)) == registrable_domain(host):
-            return _you(f"did:web on {host}, the domain of your verified handle")
+            return you(f"did:web on {host}, the domain of your verified handle")
         return Controller(owner.operator_id, owner.label, f"did:web on {host}")
     view = custody(evidence)
     if view is None or not view.keys:
@@ -165,7 +172,7 @@ def identity_control(evidence: Evidence) -> Controller | None:
         )
     if top.kind in ("host", "shared"):
         if view.self_hosted:
-            return _you("the top rotation key is your own server's")
+            return you("the top rotation key is your own server's")
         pds = hosting.pds_attribution(evidence)
         if pds is None:
             return None
@@ -174,7 +181,7 @@ def identity_control(evidence: Evidence) -> Controller | None:
         else:
             reason = "the top rotation key acts for its PDS"
         return Controller(pds.operator_id, pds.label, reason)
-    return _you("the top rotation key is held apart from every operator")
+    return you("the top rotation key is held apart from every operator")
 
 
 # --- the name -----------------------------------------------------------------------------------
@@ -206,8 +213,8 @@ def name_control(evidence: Evidence) -> NameView:
     pds_domain = registrable_domain(pds.host) if pds else None
     if pds is not None and domain == pds_domain and handle != domain:
         if hosting.self_hosting(evidence).self_hosted:
-            you = _you(f"{handle} is under your own server's domain")
-            return NameView(handle, verification.verified, domain, "custom_domain", you)
+            own = you(f"{handle} is under your own server's domain")
+            return NameView(handle, verification.verified, domain, "custom_domain", own)
         controller = Controller(pds.operator_id, pds.label, f"{handle} is under its PDS's domain")
         return NameView(handle, verification.verified, domain, "pds_domain", controller)
     given = hosting.user_domain_of(evidence, handle)
@@ -227,7 +234,7 @@ def name_control(evidence: Evidence) -> NameView:
         verification.verified,
         domain,
         "custom_domain",
-        _you(f"{handle} is on {domain}, which no provider is known to control"),
+        you(f"{handle} is on {domain}, which no provider is known to control"),
     )
 
 
@@ -240,7 +247,7 @@ def hosting_control(evidence: Evidence) -> Controller | None:
         return None
     verdict = hosting.self_hosting(evidence)
     if verdict.self_hosted:
-        return _you(verdict.reason)
+        return you(verdict.reason)
     return Controller(owner.operator_id, owner.label, f"it runs {owner.host}")
 
 

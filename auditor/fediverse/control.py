@@ -12,22 +12,12 @@ the layer is then unknown, never guessed.
 from __future__ import annotations
 
 from auditor.attribution import attribute_host, registrable_domain
-from auditor.control import FEDERATION, USER, Controller
+from auditor.control import FEDERATION, Controller, declared_own, you
 from auditor.fediverse.account import AccountView
 from auditor.models.evidence import Evidence
 
 FEW_USERS = 5
 """At most this many accounts: a personal server, not a service (as ``FEW_REPOS`` for a PDS)."""
-
-
-def _you(reason: str) -> Controller:
-    return Controller(USER, "you", reason)
-
-
-def declared_own(domain: str | None, evidence: Evidence) -> bool:
-    """``domain``'s registrable domain is one the auditor declared the holder's."""
-    found = registrable_domain(domain) if domain else None
-    return found is not None and found in evidence.settings.own_domains
 
 
 def self_hosted(view: AccountView, evidence: Evidence) -> bool:
@@ -64,7 +54,7 @@ def hosting_control(view: AccountView, evidence: Evidence) -> Controller | None:
     if view.host is None:
         return None
     if self_hosted(view, evidence):
-        return _you(f"{view.host} is on your own domain and serves {_users(view)}")
+        return you(f"{view.host} is on your own domain and serves {_users(view)}")
     return _server_owner(view, evidence, f"it runs {view.host} ({_users(view)})")
 
 
@@ -74,7 +64,7 @@ def identity_control(view: AccountView, evidence: Evidence) -> Controller | None
     if view.actor is None:
         return None
     if self_hosted(view, evidence):
-        return _you(f"the actor {view.actor.id} is on your own server")
+        return you(f"the actor {view.actor.id} is on your own server")
     return _server_owner(view, evidence, f"the account's identity is the URL {view.actor.id}")
 
 
@@ -91,11 +81,11 @@ def name_control(view: AccountView, evidence: Evidence) -> Controller | None:
         if hosting is None:
             return None
         if hosting.is_user:
-            return _you(f"{view.domain} is your own server's domain")
+            return you(f"{view.domain} is your own server's domain")
         return Controller(hosting.party, hosting.label, f"{view.domain} is its server's domain")
     if declared_own(view.domain, evidence):
-        return _you(f"you declared {view.domain} yours; {view.actor.host} answers for it")
-    return _you(
+        return you(f"you declared {view.domain} yours; {view.actor.host} answers for it")
+    return you(
         f"{view.domain} is not its server's domain and no provider is known to control it; "
         f"{view.actor.host} answers for it"
     )

@@ -12,29 +12,10 @@ participating server.
 
 from __future__ import annotations
 
-import ipaddress
-
-from auditor.attribution import attribute_host, registrable_domain
-from auditor.control import FEDERATION, USER, Controller
+from auditor.attribution import AttributionBasis, attribute_host, registrable_domain
+from auditor.control import FEDERATION, Controller, declared_own, you
 from auditor.matrix.account import MatrixView
 from auditor.models.evidence import Evidence
-
-
-def _you(reason: str) -> Controller:
-    return Controller(USER, "you", reason)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _declared(host: str, evidence: Evidence) -> bool:
-    domain = registrable_domain(host)
-    return domain is not None and domain in evidence.settings.own_domains
 
 
 def name_control(view: MatrixView, evidence: Evidence) -> Controller:
@@ -43,10 +24,10 @@ def name_control(view: MatrixView, evidence: Evidence) -> Controller:
     owner = attribute_host(host, sandbox=evidence.sandbox)
     if owner.is_known_operator:
         return Controller(owner.operator_id, owner.label, f"{view.server_name} is its server name")
-    if _is_ip(host):
+    if owner.basis is AttributionBasis.IP_ADDRESS:
         return Controller(host, host, f"the server name is the IP address {host}")
-    if _declared(host, evidence):
-        return _you(f"you declared {registrable_domain(host)} yours (--own-domain)")
+    if declared_own(host, evidence):
+        return you(f"you declared {registrable_domain(host)} yours (--own-domain)")
     return Controller(
         owner.operator_id,
         owner.label,
@@ -72,7 +53,7 @@ def hosting_control(view: MatrixView, evidence: Evidence) -> Controller | None:
     if view.homeserver_host is None:
         return None
     if self_hosted(view, evidence):
-        return _you(f"{view.homeserver_host} is on your own domain")
+        return you(f"{view.homeserver_host} is on your own domain")
     owner = attribute_host(view.homeserver_host, sandbox=evidence.sandbox)
     return Controller(owner.operator_id, owner.label, f"it runs {view.homeserver_host}")
 
