@@ -231,10 +231,3 @@ def read_nodeinfo(body: object) -> NodeInfo | None:
             p for p in (protocols if isinstance(protocols, list) else [])[:64] if isinstance(p, str)
         ),
     )
-
-
-def peer_count(body: object) -> int | None:
-    """How many servers a Mastodon ``instance/peers`` answer lists (None: not a list)."""
-    if not isinstance(body, list):
-        return None
-    return sum(1 for p in body if isinstance(p, str))

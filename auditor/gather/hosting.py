@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
@@ -221,7 +222,8 @@ async def network_origins(
 
 
 PEERS_SAMPLED = 2
-"""Other accounts whose PLC state is read: two agreeing on a key is enough to call it shared."""
+"""Other accounts whose PLC state is read (a key any of them lists is shared; two, so that one
+failing answer does not leave the question unasked)."""
 
 
 async def probe_peers(ctx: GatherContext, pds: PdsProbes, did: str) -> PdsPeers | NotCollected:
@@ -229,19 +231,20 @@ async def probe_peers(ctx: GatherContext, pds: PdsProbes, did: str) -> PdsPeers 
     page, shared by every audit of the session, as are the PLC answers about the same peers)."""
     listing = pds.list_repos.body if isinstance(pds.list_repos, JsonAnswer) else None
     repos = listing.get("repos") if isinstance(listing, dict) else None
-    listed = [
+    listed = (
         repo.get("did")
         for repo in (repos if isinstance(repos, list) else [])
         if isinstance(repo, dict)
-    ]
-    peers = [
+    )
+    candidates = (
         peer
-        for peer in listed[:LIST_REPOS_PAGE]
+        for peer in itertools.islice(listed, LIST_REPOS_PAGE)
         if isinstance(peer, str)
         and peer != did
         and peer.startswith("did:plc:")
         and is_valid_did(peer)
-    ][:PEERS_SAMPLED]
+    )
+    peers = list(itertools.islice(candidates, PEERS_SAMPLED))  # the first two: no more checked
     if not peers:
         return NotCollected(reason="the PDS lists no other did:plc account")
     base = ctx.settings.plc_url.rstrip("/")

@@ -126,10 +126,6 @@ class Zone:
         """The SRV records of ``name`` (empty when it has none)."""
         return list(self.srv_records.get(name) or [])
 
-    def has_name(self, name: str) -> bool:
-        """Whether ``name`` has any record (a name with none is NXDOMAIN)."""
-        return name in self.txt or name in self.addresses or name in self.srv_records
-
     def add_txt(self, name: str, *values: str) -> None:
         self.txt.setdefault(name.lower(), []).extend(values)
 
