@@ -34,6 +34,7 @@ from auditor.render.appendix_probes import (
     exchange_facts,
     http_probe,
     shell_command,
+    text_field,
 )
 from auditor.render.safe_text import clip, pretty_json
 
@@ -41,12 +42,6 @@ from auditor.render.safe_text import clip, pretty_json
 
 _JRD = ("-H", "Accept: application/jrd+json")
 _ACTIVITY = ("-H", "Accept: application/activity+json")
-
-
-def _text(body: object, key: str) -> str | None:
-    """``body[key]`` when ``body`` is an object and the value a string."""
-    value = body.get(key) if isinstance(body, dict) else None
-    return value if isinstance(value, str) else None
 
 
 def _facts(*pairs: tuple[str, object]) -> tuple[tuple[str, str], ...]:
@@ -92,10 +87,10 @@ def _answer_facts(anchor: str, body: object) -> tuple[tuple[str, str], ...]:
         return _facts(("Subject", jrd.subject), ("Actor (self link)", jrd.actor_url))
     if anchor in ("ev-fediverse-actor", "ev-fediverse-moved-to"):
         return _facts(
-            ("id", _text(body, "id")),
-            ("Type", _text(body, "type")),
-            ("preferredUsername", _text(body, "preferredUsername")),
-            ("movedTo", _text(body, "movedTo")),
+            ("id", text_field(body, "id")),
+            ("Type", text_field(body, "type")),
+            ("preferredUsername", text_field(body, "preferredUsername")),
+            ("movedTo", text_field(body, "movedTo")),
             (
                 "alsoKnownAs",
                 _list_text(body.get("alsoKnownAs") if isinstance(body, dict) else None),
@@ -118,26 +113,28 @@ def _answer_facts(anchor: str, body: object) -> tuple[tuple[str, str], ...]:
     if anchor == "ev-fediverse-instance":
         contact = body.get("contact") if isinstance(body, dict) else None
         return _facts(
-            ("Domain", _text(body, "domain")),
-            ("Title", _text(body, "title")),
-            ("Version", _text(body, "version")),
-            ("Contact", _text(contact, "email")),
+            ("Domain", text_field(body, "domain")),
+            ("Title", text_field(body, "title")),
+            ("Version", text_field(body, "version")),
+            ("Contact", text_field(contact, "email")),
         )
     if anchor == "ev-fediverse-outbox":
         total = body.get("totalItems") if isinstance(body, dict) else None
         items = str(total) if isinstance(total, int) and not isinstance(total, bool) else None
-        return _facts(("Type", _text(body, "type")), ("totalItems", items))
+        return _facts(("Type", text_field(body, "type")), ("totalItems", items))
     if anchor == "ev-matrix-federation-version":
         server = body.get("server") if isinstance(body, dict) else None
-        return _facts(("Software", _text(server, "name")), ("Version", _text(server, "version")))
+        return _facts(
+            ("Software", text_field(server, "name")), ("Version", text_field(server, "version"))
+        )
     if anchor == "ev-matrix-well-known-server":
-        return _facts(("m.server", _text(body, "m.server")))
+        return _facts(("m.server", text_field(body, "m.server")))
     if anchor == "ev-matrix-well-known-client":
         return _facts(("m.homeserver base_url", client_base(body)))
     if anchor == "ev-matrix-client-versions":
         return _facts(("Versions", _list_text(_get(body, "versions"), 12)))
     if anchor == "ev-matrix-profile":
-        return _facts(("displayname", _text(body, "displayname")))
+        return _facts(("displayname", text_field(body, "displayname")))
     return ()
 
 
@@ -195,9 +192,9 @@ def fediverse_sections(evidence: Evidence) -> list[EvidenceSection]:
     actor_url = view.actor.id if view.actor else (jrd.actor_url if jrd else None)
     host = view.host or (actor_url.split("://", 1)[-1].split("/", 1)[0] if actor_url else None)
     actor_body = probes.actor.body if isinstance(probes.actor, JsonAnswer) else None
-    moved = _text(actor_body, "movedTo") or (view.actor.moved_to if view.actor else None)
-    outbox = _text(actor_body, "outbox") or (view.actor.outbox if view.actor else None)
-    username = _text(actor_body, "preferredUsername")
+    moved = text_field(actor_body, "movedTo") or (view.actor.moved_to if view.actor else None)
+    outbox = text_field(actor_body, "outbox") or (view.actor.outbox if view.actor else None)
+    username = text_field(actor_body, "preferredUsername")
     server_webfinger = _webfinger_url(f"{username}@{host}") if username and host else None
     index_url = f"https://{host}/.well-known/nodeinfo" if host else None
     index = probes.nodeinfo_index

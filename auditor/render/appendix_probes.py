@@ -92,6 +92,13 @@ class EvidenceSection:
     groups: list[ProbeGroup]
 
 
+def text_field(body: object, key: str) -> str | None:
+    """``body[key]`` when ``body`` is a JSON object and the value a string (an answer's field
+    shown as a fact, whatever else the server sent)."""
+    value = body.get(key) if isinstance(body, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def curl_command(url: str, *options: str) -> str:
     """``curl -s OPTIONS URL``: the options are decaudit's own words (quoted as they are, so a
     header keeps its space), the URL comes from the evidence (through :func:`shell_arg`)."""

@@ -21,6 +21,7 @@ from rich.text import Text
 from auditor.compare import Comparison
 from auditor.models.report import Report
 from auditor.render.formats import OutputFormat
+from auditor.render.identity import display_name
 from auditor.render.markdown import gfm_table, prose
 from auditor.render.text import inert
 
@@ -42,10 +43,6 @@ LAYER_TITLES = {
 class Row:
     title: str
     cells: tuple[str, ...]
-
-
-def account_name(report: Report) -> str:
-    return report.handle or report.account or report.did or report.target
 
 
 def _layer(report: Report, layer: str) -> str:
@@ -85,7 +82,7 @@ def rows(comparison: Comparison) -> list[Row]:
 
     return [
         row("Network", lambda r: NETWORKS.get(r.protocol, r.protocol)),
-        row("Account", account_name),
+        row("Account", display_name),
         row("Verdict", lambda r: r.band.value if r.band else "no verdict"),
         row("Score", _score),
         *(Row(LAYER_TITLES[layer], tuple(_layer(r, layer) for r in reports)) for layer in LAYERS),
@@ -111,7 +108,7 @@ def render_text(comparison: Comparison, *, width: int = 100) -> str:
     table = Table(title="decaudit: accounts compared", show_lines=True, expand=True)
     table.add_column("", style="bold", ratio=1)
     for report in comparison.reports:
-        table.add_column(inert(account_name(report), one_line=True), overflow="fold", ratio=2)
+        table.add_column(inert(display_name(report), one_line=True), overflow="fold", ratio=2)
     for item in rows(comparison):
         table.add_row(item.title, *(Text(inert(cell)) for cell in item.cells))
     if comparison.sandbox:
@@ -133,7 +130,7 @@ def _footer(comparison: Comparison) -> str:
 
 
 def render_markdown(comparison: Comparison) -> str:
-    header = [" ", *(prose(account_name(r), table=True) for r in comparison.reports)]
+    header = [" ", *(prose(display_name(r), table=True) for r in comparison.reports)]
     lines = ["# Accounts compared", ""]
     if comparison.sandbox:
         lines += ["> ⚠️ **Sandbox data.** Simulated accounts, not real people.", ""]
@@ -163,7 +160,7 @@ def render_html(comparison: Comparison) -> str:
         rows=rows(comparison),
         css=Markup(css),  # our own file, inside <style>
         footer=_footer(comparison),
-        names=[account_name(r) for r in comparison.reports],
+        names=[display_name(r) for r in comparison.reports],
     )
 
 

@@ -21,6 +21,7 @@ from auditor.models.evidence import JsonAnswer, JsonSlot, NotCollected
 from auditor.models.fediverse import FediverseProbes
 from auditor.models.matrix import MatrixProbes
 from auditor.models.report import Report
+from auditor.render.appendix_probes import text_field
 from auditor.syntax import Network
 
 NETWORK_NAMES: Mapping[Network, str] = {
@@ -200,11 +201,6 @@ def _problem(slot: JsonSlot) -> str:
     return ""
 
 
-def _string(body: object, key: str) -> str | None:
-    value = body.get(key) if isinstance(body, dict) else None
-    return value if isinstance(value, str) else None
-
-
 def _webfinger(slot: JsonSlot) -> str:
     if not isinstance(slot, JsonAnswer):
         return _problem(slot)
@@ -219,8 +215,8 @@ def _actor(slot: JsonSlot) -> str:
         return _problem(slot)
     body = slot.body
     parts = [f"{slot.exchange.url}: HTTP {slot.exchange.status}"]
-    parts.append(f"id {_string(body, 'id') or '(none)'}")
-    parts.append(f"preferredUsername {_string(body, 'preferredUsername') or '(none)'}")
+    parts.append(f"id {text_field(body, 'id') or '(none)'}")
+    parts.append(f"preferredUsername {text_field(body, 'preferredUsername') or '(none)'}")
     return ", ".join(parts)
 
 
@@ -252,7 +248,7 @@ def _matrix_clues(probes: MatrixProbes) -> list[Clue]:
         clues.append(Clue("Server discovery", "no step was recorded", "ev-matrix-discovery"))
     keys = _answered(probes.server_keys)
     if isinstance(probes.server_keys, JsonAnswer):
-        claimed = _string(probes.server_keys.body, "server_name") or "(none)"
+        claimed = text_field(probes.server_keys.body, "server_name") or "(none)"
         keys += f", keys for the server name {claimed}"
     return [
         *clues,
