@@ -22,14 +22,17 @@ and "decentralized" cannot be claimed without the layers it requires. The report
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from auditor import control
 from auditor.control import FEDERATION
 from auditor.fediverse import control as fediverse_control
+from auditor.fediverse.account import AccountView
 from auditor.fediverse.account import view_of as fediverse_view
 from auditor.matrix import control as matrix_control
+from auditor.matrix.account import MatrixView
 from auditor.matrix.account import view_of as matrix_view
 from auditor.models.evidence import DidDocumentFetch, Evidence
 from auditor.models.report import SCORED_STATUSES, Band, CheckResult, LayerControl, Status
@@ -234,39 +237,60 @@ def _exit_gap(export: CheckResult | None) -> list[str]:
     return ["no export of the data could be verified"]
 
 
-def _fediverse_reading(evidence: Evidence, results: Mapping[str, CheckResult]) -> Reading:
-    view = fediverse_view(evidence)
-    checks = FEDIVERSE_LAYER_CHECKS
+V = TypeVar("V")
+LayerReader = Callable[[V, Evidence], control.Controller | None]
+
+
+def _federated_reading(
+    evidence: Evidence,
+    results: Mapping[str, CheckResult],
+    view: V | None,
+    checks: Mapping[str, str],
+    readers: Mapping[str, LayerReader[V]],
+    carriers_of: Callable[[V, Evidence], dict[str, str] | None],
+) -> Reading:
+    """The layers of a fediverse or Matrix account, each read when its check ran."""
     layers: dict[str, control.Controller | None] = {}
     carriers = None
     if view is not None:
-        if _ran(results, checks["identity"]):
-            layers["identity"] = fediverse_control.identity_control(view, evidence)
-        if _ran(results, checks["name"]):
-            layers["name"] = fediverse_control.name_control(view, evidence)
-        if _ran(results, checks["hosting"]):
-            layers["hosting"] = fediverse_control.hosting_control(view, evidence)
+        for layer, read in readers.items():
+            if _ran(results, checks[layer]):
+                layers[layer] = read(view, evidence)
         if _ran(results, checks["distribution"]):
-            carriers = fediverse_control.carriers(view, evidence)
+            carriers = carriers_of(view, evidence)
     gaps = _exit_gap(results.get(checks["export"])) + _federation_gap(carriers)
     unknown = _ran(results, checks["distribution"]) and carriers is None
     return Reading(layers, carriers, _federation_line(carriers), gaps, not unknown)
+
+
+def _fediverse_reading(evidence: Evidence, results: Mapping[str, CheckResult]) -> Reading:
+    readers: dict[str, LayerReader[AccountView]] = {
+        "identity": fediverse_control.identity_control,
+        "name": fediverse_control.name_control,
+        "hosting": fediverse_control.hosting_control,
+    }
+    return _federated_reading(
+        evidence,
+        results,
+        fediverse_view(evidence),
+        FEDIVERSE_LAYER_CHECKS,
+        readers,
+        fediverse_control.carriers,
+    )
 
 
 def _matrix_reading(evidence: Evidence, results: Mapping[str, CheckResult]) -> Reading:
-    view = matrix_view(evidence)
-    checks = MATRIX_LAYER_CHECKS
-    layers: dict[str, control.Controller | None] = {}
-    carriers = None
-    if view is not None:
-        if _ran(results, checks["identity"]):
-            name = matrix_control.name_control(view, evidence)
-            layers["identity"] = name
-            layers["name"] = name
-        if _ran(results, checks["hosting"]):
-            layers["hosting"] = matrix_control.hosting_control(view, evidence)
-        if _ran(results, checks["distribution"]):
-            carriers = matrix_control.carriers(view, evidence)
-    gaps = _exit_gap(results.get(checks["export"])) + _federation_gap(carriers)
-    unknown = _ran(results, checks["distribution"]) and carriers is None
-    return Reading(layers, carriers, _federation_line(carriers), gaps, not unknown)
+    # a Matrix ID is its server name: the identity and the name are one reading
+    readers: dict[str, LayerReader[MatrixView]] = {
+        "identity": matrix_control.name_control,
+        "name": matrix_control.name_control,
+        "hosting": matrix_control.hosting_control,
+    }
+    return _federated_reading(
+        evidence,
+        results,
+        matrix_view(evidence),
+        MATRIX_LAYER_CHECKS,
+        readers,
+        matrix_control.carriers,
+    )
