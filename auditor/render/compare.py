@@ -8,7 +8,6 @@ single reports (the same ``inert``, ``prose``/``code`` and autoescaping).
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from auditor.models.report import Report
 from auditor.render.formats import OutputFormat
 from auditor.render.identity import display_name
 from auditor.render.markdown import gfm_table, prose
-from auditor.render.text import inert
+from auditor.render.text import inert, plain_text
 
 NETWORKS = {
     "atproto": "AT Protocol (Bluesky)",
@@ -96,26 +95,20 @@ def rows(comparison: Comparison) -> list[Row]:
 
 def render_text(comparison: Comparison, *, width: int = 100) -> str:
     """The comparison as a plain-text table at ``width`` columns."""
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        color_system=None,
-        force_terminal=False,
-        highlight=False,
-        emoji=False,
-    )
     table = Table(title="decaudit: accounts compared", show_lines=True, expand=True)
     table.add_column("", style="bold", ratio=1)
     for report in comparison.reports:
         table.add_column(inert(display_name(report), one_line=True), overflow="fold", ratio=2)
     for item in rows(comparison):
         table.add_row(item.title, *(Text(inert(cell)) for cell in item.cells))
-    if comparison.sandbox:
-        console.print(Text("SANDBOX DATA: simulated accounts, not real people."))
-    console.print(table)
-    console.print(Text(_footer(comparison)))
-    return "\n".join(line.rstrip() for line in buffer.getvalue().split("\n"))
+
+    def draw(console: Console) -> None:
+        if comparison.sandbox:
+            console.print(Text("SANDBOX DATA: simulated accounts, not real people."))
+        console.print(table)
+        console.print(Text(_footer(comparison)))
+
+    return plain_text(draw, width)
 
 
 def _footer(comparison: Comparison) -> str:

@@ -370,36 +370,26 @@ def _section_lines(section: EvidenceSection) -> list[str]:
     return lines
 
 
-def _network_evidence(report: Report, identity: Identity) -> list[str]:
-    """The identity, then every answer with the command to ask again (fediverse, Matrix)."""
-    sections = evidence_sections(report.evidence)
-    digest = code(evidence_digest(report))
-    return [
-        "## Evidence",
-        "",
-        *_identity_rows(identity),
-        f"- Evidence digest: {digest} (SHA-256 of the evidence in the JSON report)",
-        "",
-        *(row for section in sections for row in _section_lines(section)),
-        "The JSON report (`--format json`) holds every answer verbatim; "
-        "`decaudit render REPORT.json` re-scores it offline.",
-        "",
-    ]
-
-
 def _evidence(report: Report) -> list[str]:
+    """The identity and how it resolved (AT Protocol), or the identity then every answer with
+    the command to ask again (fediverse, Matrix)."""
     identity = identity_of(report)
-    if not identity.is_at:
-        return _network_evidence(report, identity)
-    proofs = [row for r in report.evidence.handle_resolutions for row in _handle_proof(r)]
+    answers: list[str] = []
+    if identity.is_at:
+        proofs = [row for r in report.evidence.handle_resolutions for row in _handle_proof(r)]
+        who = [*_identity_evidence(report), *proofs]
+    else:
+        who = _identity_rows(identity)
+        sections = evidence_sections(report.evidence)
+        answers = [row for section in sections for row in _section_lines(section)]
     digest = code(evidence_digest(report))
     return [
         "## Evidence",
         "",
-        *_identity_evidence(report),
-        *proofs,
+        *who,
         f"- Evidence digest: {digest} (SHA-256 of the evidence in the JSON report)",
         "",
+        *answers,
         "The JSON report (`--format json`) holds every answer verbatim; "
         "`decaudit render REPORT.json` re-scores it offline.",
         "",

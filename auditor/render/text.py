@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from rich.console import Console, RenderableType
 from rich.padding import Padding
@@ -471,8 +471,8 @@ def terminal_console(*, no_color: bool = False) -> Console:
     return Console(highlight=False, emoji=False)
 
 
-def render_text_string(report: Report, *, verbose: bool = False, width: int = 100) -> str:
-    """The text report without colour, at a fixed width (files, goldens, pipes)."""
+def plain_text(draw: Callable[[Console], None], width: int) -> str:
+    """What ``draw`` prints, without colour, at a fixed width (files, goldens, pipes)."""
     buffer = io.StringIO()
     console = Console(
         file=buffer,
@@ -483,6 +483,11 @@ def render_text_string(report: Report, *, verbose: bool = False, width: int = 10
         highlight=False,
         emoji=False,
     )
-    print_report(report, console, verbose=verbose)
+    draw(console)
     # rich pads wrapped cells with spaces: trailing blanks would only make the files fragile
     return "\n".join(row.rstrip() for row in buffer.getvalue().split("\n"))
+
+
+def render_text_string(report: Report, *, verbose: bool = False, width: int = 100) -> str:
+    """The text report without colour, at a fixed width (files, goldens, pipes)."""
+    return plain_text(lambda console: print_report(report, console, verbose=verbose), width)
