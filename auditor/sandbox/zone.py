@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from auditor.net.dns import SrvTuple as SrvRecord
 from auditor.net.dns import StaticResolver, normalize_name
@@ -40,66 +41,46 @@ class Origin:
     allocated: str = "2020-01-01"
 
 
-class Names(dict[str, list[str]]):
+V = TypeVar("V")
+
+
+class Names(dict[str, list[V]]):
     """Records keyed by normalized name (:func:`~auditor.net.dns.normalize_name`), however they
     are written, so a lookup is one dictionary access: a sandbox of 100,000 accounts answers
-    every NXDOMAIN without scanning its names."""
+    every NXDOMAIN without scanning its names. ``Names[str]`` for TXT values and addresses,
+    ``Names[SrvRecord]`` for SRV records."""
 
-    def __init__(self, entries: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, entries: Mapping[str, Sequence[V]] | None = None) -> None:
         super().__init__()
         for name, values in (entries or {}).items():
-            self[name] = values
+            self[name] = values if isinstance(values, list) else list(values)
 
-    def __setitem__(self, name: str, values: list[str]) -> None:
+    def __setitem__(self, name: str, values: list[V]) -> None:
         super().__setitem__(normalize_name(name), values)
 
-    def __getitem__(self, name: str) -> list[str]:
+    def __getitem__(self, name: str) -> list[V]:
         return super().__getitem__(normalize_name(name))
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and super().__contains__(normalize_name(name))
 
-    def get(self, name: str, default: list[str] | None = None) -> list[str] | None:  # type: ignore[override]
+    def get(self, name: str, default: list[V] | None = None) -> list[V] | None:  # type: ignore[override]
         return super().get(normalize_name(name), default)
 
-    def setdefault(self, name: str, default: list[str]) -> list[str]:
+    def setdefault(self, name: str, default: list[V]) -> list[V]:
         return super().setdefault(normalize_name(name), default)
 
-    def update(self, entries: dict[str, list[str]]) -> None:  # type: ignore[override]
+    def update(self, entries: Mapping[str, Sequence[V]]) -> None:  # type: ignore[override]
         for name, values in entries.items():
-            self[name] = values
-
-
-class SrvNames(dict[str, list[SrvRecord]]):
-    """SRV records keyed by normalized name, as :class:`Names` keys TXT values."""
-
-    def __init__(self, entries: Mapping[str, Sequence[SrvRecord]] | None = None) -> None:
-        super().__init__()
-        for name, records in (entries or {}).items():
-            self[name] = list(records)
-
-    def __setitem__(self, name: str, values: list[SrvRecord]) -> None:
-        super().__setitem__(normalize_name(name), values)
-
-    def __getitem__(self, name: str) -> list[SrvRecord]:
-        return super().__getitem__(normalize_name(name))
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and super().__contains__(normalize_name(name))
-
-    def get(self, name: str, default: list[SrvRecord] | None = None) -> list[SrvRecord] | None:  # type: ignore[override]
-        return super().get(normalize_name(name), default)
-
-    def setdefault(self, name: str, default: list[SrvRecord]) -> list[SrvRecord]:
-        return super().setdefault(normalize_name(name), default)
+            self[name] = values if isinstance(values, list) else list(values)
 
 
 @dataclass
 class Zone:
     """Records by name; ``resolver()`` serves them in process, the DNS server over sockets."""
 
-    txt: Names = field(default_factory=Names)
-    addresses: Names = field(default_factory=Names)
+    txt: Names[str] = field(default_factory=Names)
+    addresses: Names[str] = field(default_factory=Names)
 
     def __post_init__(self) -> None:
         # Plain dictionaries given to the constructor are normalized too.
@@ -108,13 +89,11 @@ class Zone:
             self.addresses if isinstance(self.addresses, Names) else Names(self.addresses)
         )
         self.srv_records = (
-            self.srv_records
-            if isinstance(self.srv_records, SrvNames)
-            else SrvNames(self.srv_records)
+            self.srv_records if isinstance(self.srv_records, Names) else Names(self.srv_records)
         )
 
     _next: dict[str, int] = field(default_factory=dict)
-    srv_records: SrvNames = field(default_factory=SrvNames)
+    srv_records: Names[SrvRecord] = field(default_factory=Names)
 
     def add_srv(self, name: str, priority: int, weight: int, port: int, target: str) -> None:
         """Add an SRV record to ``name`` (e.g. ``_matrix-fed._tcp.hal.test``)."""
